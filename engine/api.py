@@ -1,0 +1,134 @@
+"""Frozen request and result dataclasses.
+
+One request holds everything that determines a result, so a request serialised to JSON
+(inside a PNG, in a project file, over to another executor) regenerates the same output.
+Only plain data lives here: paths as strings, numbers, tuples. No live objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class GridSeeds:
+    """A latent grid: rows x cols cells, one noise seed per cell in row-major order."""
+
+    rows: int
+    cols: int
+    seeds: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        if self.rows < 1 or self.cols < 1:
+            raise ValueError(f"a grid needs at least one row and one column, got {self.rows}x{self.cols}")
+        if len(self.seeds) != self.rows * self.cols:
+            raise ValueError(
+                f"a {self.rows}x{self.cols} grid needs {self.rows * self.cols} seeds, got {len(self.seeds)}"
+            )
+
+    def seed_at(self, row: int, col: int) -> int:
+        return self.seeds[row * self.cols + col]
+
+    def with_seed(self, row: int, col: int, seed: int) -> "GridSeeds":
+        seeds = list(self.seeds)
+        seeds[row * self.cols + col] = int(seed)
+        return GridSeeds(self.rows, self.cols, tuple(seeds))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "cols": self.cols, "seeds": list(self.seeds)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "GridSeeds":
+        return cls(int(data["rows"]), int(data["cols"]), tuple(int(s) for s in data["seeds"]))
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Text-to-image (or image-to-image when `init_image` is set) for `count` candidates.
+
+    Candidate i uses seed `seed + i`; its grid seeds derive from that seed unless
+    `grid_seeds` pins them (regenerate and resample do), in which case count must be 1.
+    """
+
+    task: ClassVar[str] = "generate"
+    resource: ClassVar[str] = "gpu"
+
+    prompt: str
+    output_dir: str
+    model: str = "toy-scenes"
+    negative_prompt: str = ""
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
+    seed: int = 0
+    count: int = 1
+    grid_rows: int = 4
+    grid_cols: int = 4
+    grid_seeds: GridSeeds | None = None
+    init_image: str | None = None
+    strength: float = 0.6
+    scorer: str | None = None
+    rerank: bool = True
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    path: str
+    seed: int
+    grid: GridSeeds
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    task: ClassVar[str] = "generate"
+
+    model: str
+    images: tuple[ImageResult, ...]
+    seconds: float
+
+
+# --- JSON round trip -------------------------------------------------------------------
+
+REQUEST_TYPES: dict[str, type] = {"generate": GenerateRequest}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, GridSeeds):
+        return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def to_json(obj: Any) -> dict[str, Any]:
+    """A request or result as a JSON-ready dict, tagged with its task name."""
+    data = _encode(obj)
+    data["task"] = type(obj).task
+    return data
+
+
+def request_from_json(data: dict[str, Any]) -> Any:
+    """Rebuild a request from `to_json` output; unknown keys are ignored for forward compatibility."""
+    data = dict(data)
+    task = data.pop("task", "generate")
+    cls = REQUEST_TYPES.get(task)
+    if cls is None:
+        raise ValueError(f"unknown task {task!r} in request")
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    if kwargs.get("grid_seeds") is not None:
+        kwargs["grid_seeds"] = GridSeeds.from_json(kwargs["grid_seeds"])
+    return cls(**kwargs)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(to_json(obj), sort_keys=True)

@@ -1,0 +1,58 @@
+"""Typed job events, keyed by job id.
+
+The queue delivers them to subscribers from its worker threads (and from the submitting
+thread for Queued); `studio.bridge` re-emits them as Qt signals on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Queued:
+    job_id: int
+    request: Any
+
+
+@dataclass(frozen=True)
+class Started:
+    job_id: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    job_id: int
+    step: int
+    total: int
+    preview: Any = None  # a small HxWx3 uint8 numpy array, or None
+
+
+@dataclass(frozen=True)
+class Finished:
+    job_id: int
+    result: Any
+
+
+@dataclass(frozen=True)
+class Failed:
+    job_id: int
+    message: str
+    kind: str = "error"
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    job_id: int
+
+
+@dataclass(frozen=True)
+class QueueChanged:
+    """The pending order or the paused flag changed (move, pause, resume, clear)."""
+
+    order: tuple[int, ...]
+    paused: bool
+
+
+Event = Union[Queued, Started, Progress, Finished, Failed, Cancelled, QueueChanged]
