@@ -75,6 +75,7 @@ class GenerateRequest:
     strength: float = 0.6
     scorer: str | None = None
     rerank: bool = True
+    trust_pickle: bool = False  # the user vouched for a pickled checkpoint named by `model`
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,254 @@
+"""The `latent-studio` command line.
+
+Every subcommand takes `--json` and then prints exactly one JSON object on stdout; errors
+exit non-zero with one line on stderr (and {"error": ...} on stdout with --json). Work runs
+through the same JobQueue the app uses, so the command line and the window behave alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from engine import __version__
+from engine.errors import StudioError
+
+DEMO_PROMPTS = (
+    "a large red circle on the left on a black background",
+    "a blue square at the top on a white background",
+    "a yellow triangle in the center on a gray background",
+    "a green circle on the left and a purple square on the right on a white background",
+)
+
+
+class CommandFailed(Exception):
+    def __init__(self, message: str, kind: str = "error"):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _parse_grid(text: str) -> tuple[int, int]:
+    try:
+        rows, cols = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"grid must look like 4x4 (ROWSxCOLS), got {text!r}") from None
+    if rows < 1 or cols < 1:
+        raise argparse.ArgumentTypeError(f"grid needs at least 1x1 cells, got {text!r}")
+    return rows, cols
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="latent-studio", description="Latent Studio: generate, resample and arrange images and clips."
+    )
+    parser.add_argument("--version", action="version", version=f"latent-studio {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    models = sub.add_parser("models", help="list the models this machine has")
+    models_sub = models.add_subparsers(dest="models_command")
+    listing = models_sub.add_parser("list", help="bundled models, local folders and the Hugging Face cache")
+    listing.add_argument("--models-dir", action="append", default=[], help="an extra folder of models")
+    _add_json(listing)
+
+    gen = sub.add_parser("generate", help="text-to-image (or image-to-image with --init-image)")
+    gen.add_argument("--model", default=None, help="bundled id, diffusers folder, .safetensors file or cached repo id")
+    gen.add_argument("--prompt", required=True)
+    gen.add_argument("--negative", default="")
+    gen.add_argument("--seed", type=int, default=None, help="random when omitted")
+    gen.add_argument("--count", type=int, default=1)
+    gen.add_argument("--steps", type=int, default=None)
+    gen.add_argument("--guidance", type=float, default=None)
+    gen.add_argument("--scheduler", default=None)
+    gen.add_argument("--width", type=int, default=None)
+    gen.add_argument("--height", type=int, default=None)
+    gen.add_argument("--grid", type=_parse_grid, default=(4, 4), metavar="ROWSxCOLS")
+    gen.add_argument("--init-image", default=None)
+    gen.add_argument("--strength", type=float, default=0.6)
+    gen.add_argument("--rerank", action="store_true", help="score candidates with the CLIP scorer, best first")
+    gen.add_argument("--scorer", default=None, help="CLIP scorer model (default: the bundled one)")
+    gen.add_argument("--trust-pickle", action="store_true", help="allow a pickled .ckpt checkpoint you trust")
+    gen.add_argument("--out", required=True)
+    _add_json(gen)
+
+    regen = sub.add_parser("regenerate", help="make an image again from its Latent Studio metadata")
+    regen.add_argument("image")
+    regen.add_argument("--out", required=True)
+    _add_json(regen)
+
+    demo = sub.add_parser("demo", help="generate a few images with the bundled model and say where they are")
+    demo.add_argument("--out", default=None)
+    _add_json(demo)
+    return parser
+
+
+# --- running jobs ------------------------------------------------------------------------
+
+
+def _make_cache(extra_model_dirs: tuple[str, ...] = ()):
+    from engine.models.cache import ModelCache
+    from engine.models.registry import ModelRegistry
+
+    return ModelCache(ModelRegistry(local_folders=extra_model_dirs))
+
+
+def run_job(request: Any, models, show_progress: bool) -> Any:
+    """Submit one request to a fresh queue, wait for it, return its result or raise."""
+    from engine.events import Progress
+    from engine.jobs import JobQueue, JobStatus
+
+    with JobQueue(models=models) as queue:
+        if show_progress:
+            queue.subscribe(lambda e: _print_progress(e) if isinstance(e, Progress) else None)
+        handle = queue.submit(request)
+        previous = signal.getsignal(signal.SIGINT)
+
+        def interrupt(signum, frame):  # Ctrl+C cancels the job cleanly instead of killing torch mid-step
+            queue.cancel(handle)
+
+        signal.signal(signal.SIGINT, interrupt)
+        try:
+            while not handle.wait(0.2):
+                pass
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    if show_progress:
+        print(file=sys.stderr)
+    if handle.status == JobStatus.COMPLETED:
+        return handle.result
+    if handle.status == JobStatus.CANCELLED:
+        raise CommandFailed("cancelled", "cancelled")
+    raise CommandFailed(handle.error or "the job failed", handle.error_kind or "error")
+
+
+def _print_progress(event) -> None:
+    print(f"\rstep {event.step}/{event.total}", end="", file=sys.stderr, flush=True)
+
+
+def _image_json(image) -> dict:
+    return {"path": image.path, "seed": image.seed, "grid": image.grid.to_json(), "score": image.score}
+
+
+def _generate_json(result) -> dict:
+    return {"model": result.model, "images": [_image_json(i) for i in result.images], "seconds": result.seconds}
+
+
+def _random_seed() -> int:
+    return int.from_bytes(os.urandom(4), "little")
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_models_list(args) -> dict:
+    cache = _make_cache(tuple(args.models_dir))
+    models = [spec.summary() for spec in cache.registry.list()]
+    if not args.json:
+        for model in models:
+            print(f"{model['id']:32} {model['family']:6} {model['source']:12} "
+                  f"{'available' if model['available'] else 'missing'}")
+    return {"models": models}
+
+
+def cmd_generate(args) -> dict:
+    from engine.api import GenerateRequest
+
+    models = _make_cache()
+    model = args.model or models.registry.default_image_model().id
+    request = GenerateRequest(
+        prompt=args.prompt, negative_prompt=args.negative, output_dir=str(Path(args.out).resolve()), model=model,
+        seed=_random_seed() if args.seed is None else args.seed, count=args.count, steps=args.steps,
+        guidance=args.guidance, scheduler=args.scheduler, width=args.width, height=args.height,
+        grid_rows=args.grid[0], grid_cols=args.grid[1],
+        init_image=str(Path(args.init_image).resolve()) if args.init_image else None,
+        strength=args.strength, rerank=args.rerank, scorer=args.scorer, trust_pickle=args.trust_pickle,
+    )
+    result = run_job(request, models, show_progress=not args.json)
+    if not args.json:
+        for image in result.images:
+            score = f"  score {image.score:.3f}" if image.score is not None else ""
+            print(f"{image.path}  seed {image.seed}{score}")
+    return _generate_json(result)
+
+
+def cmd_regenerate(args) -> dict:
+    from dataclasses import replace
+
+    from engine.metadata import read_request
+
+    request = read_request(args.image)
+    request = replace(request, output_dir=str(Path(args.out).resolve()), rerank=False, scorer=None)
+    result = run_job(request, _make_cache(), show_progress=not args.json)
+    if not args.json:
+        print(result.images[0].path)
+    return _generate_json(result)
+
+
+def cmd_demo(args) -> dict:
+    from engine.api import GenerateRequest
+
+    models = _make_cache()
+    spec = models.registry.default_image_model()
+    out = Path(args.out or Path.cwd() / "latent-studio-demo").resolve()
+    images = []
+    seconds = 0.0
+    for index, prompt in enumerate(DEMO_PROMPTS):
+        request = GenerateRequest(prompt=prompt, output_dir=str(out), model=spec.id, seed=index, count=4,
+                                  rerank=True)
+        result = run_job(request, models, show_progress=False)
+        seconds += result.seconds
+        images += [_image_json(i) | {"prompt": prompt} for i in result.images]
+    if not args.json:
+        print(f"Wrote {len(images)} images with their metadata (prompt, seeds, grid) to {out}")
+        print("Open them in any viewer; `latent-studio regenerate IMAGE.png --out DIR` makes one again exactly.")
+    return {"model": spec.id, "out": str(out), "images": images, "seconds": seconds}
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
+    "generate": cmd_generate,
+    "regenerate": cmd_regenerate,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "models":
+        if args.models_command != "list":
+            parser.parse_args(["models", "--help"])
+        handler = cmd_models_list
+    else:
+        handler = COMMANDS[args.command]
+    as_json = getattr(args, "json", False)
+    try:
+        output = handler(args)
+    except (StudioError, CommandFailed) as exc:
+        return _fail(str(exc), getattr(exc, "kind", "error"), as_json)
+    except KeyboardInterrupt:
+        return _fail("cancelled", "cancelled", as_json)
+    if as_json:
+        print(json.dumps(output))
+    return 0
+
+
+def _fail(message: str, kind: str, as_json: bool) -> int:
+    print(f"latent-studio: error: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": message, "kind": kind}))
+    return 2 if kind in ("bad_input", "model_not_found", "unsafe_checkpoint") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""PNG metadata: an AUTOMATIC1111 `parameters` chunk and our own `latent-studio` chunk.
+
+`parameters` lets the prompt readers people already use show our prompts; `latent-studio`
+holds the full request as JSON (grid seeds included), from which the image regenerates exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from engine import __version__
+from engine.api import GenerateRequest, request_from_json, to_json
+from engine.atomic import atomic_path
+from engine.errors import BadInput
+from engine.schedulers import a1111_name
+
+STUDIO_KEY = "latent-studio"
+A1111_KEY = "parameters"
+
+
+def a1111_parameters(request: GenerateRequest, model_name: str, width: int, height: int,
+                     steps: int, guidance: float, scheduler: str) -> str:
+    lines = [request.prompt]
+    if request.negative_prompt:
+        lines.append(f"Negative prompt: {request.negative_prompt}")
+    grid = request.grid_seeds
+    fields = [
+        f"Steps: {steps}",
+        f"Sampler: {a1111_name(scheduler)}",
+        f"CFG scale: {guidance:g}",
+        f"Seed: {request.seed}",
+        f"Size: {width}x{height}",
+        f"Model: {model_name}",
+    ]
+    if request.init_image:
+        fields.append(f"Denoising strength: {request.strength:g}")
+    if grid is not None:
+        fields.append(f"Latent grid: {grid.rows}x{grid.cols}")
+    fields.append(f"Version: latent-studio {__version__}")
+    lines.append(", ".join(fields))
+    return "\n".join(lines)
+
+
+def save_png(image, path: str | Path, request: Any, parameters: str, extra: dict | None = None) -> Path:
+    """Write `image` atomically as PNG with both metadata chunks."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(A1111_KEY, parameters)
+    payload = {"request": to_json(request), "version": __version__}
+    if extra:
+        payload.update(extra)
+    info.add_text(STUDIO_KEY, json.dumps(payload, sort_keys=True))
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG", pnginfo=info)
+    return Path(path)
+
+
+def read_studio_metadata(path: str | Path) -> dict:
+    """The `latent-studio` chunk of a PNG as a dict, with a clear error when there is none."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path} does not exist or is not a file.")
+    try:
+        with Image.open(path) as image:
+            text = dict(getattr(image, "text", {}) or {}).get(STUDIO_KEY)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise BadInput(f"{path.name} is not a readable image ({exc}).") from exc
+    if not text:
+        raise BadInput(
+            f"{path.name} has no Latent Studio metadata (it was not generated here or its metadata "
+            "was stripped), so its seeds are unknown."
+        )
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise BadInput(f"{path.name} has damaged Latent Studio metadata ({exc}).") from exc
+
+
+def read_request(path: str | Path) -> GenerateRequest:
+    data = read_studio_metadata(path)
+    try:
+        return request_from_json(data["request"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInput(f"{Path(path).name} has Latent Studio metadata this version cannot read ({exc}).") from exc

@@ -1,0 +1,102 @@
+"""Loaded pipelines, shared and evicted least-recently-used first under a memory limit.
+
+One entry per (model, device, dtype) holds the text-to-image pipeline; image-to-image and
+inpaint pipelines are derived from it with `from_pipe`, so they share its weights and cost
+no extra memory. When loading a model would exceed `max_bytes`, the least recently used
+entries are dropped first.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.devices import pick_device, pick_dtype
+from engine.models import loader
+from engine.models.registry import ModelRegistry
+from engine.models.spec import ModelSpec
+
+
+@dataclass
+class _Entry:
+    spec: ModelSpec
+    pipelines: dict[str, Any] = field(default_factory=dict)
+    nbytes: int = 0
+
+
+class ModelCache:
+    """The engine's model service: the registry to resolve names, and the loaded pipelines."""
+
+    def __init__(self, registry: ModelRegistry | None = None, device: str | None = None,
+                 max_bytes: int | None = None):
+        self.registry = registry or ModelRegistry()
+        self.device = device or pick_device()
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._lock = threading.RLock()
+        self.loads = 0  # how many times a model was read from disk (tests and benchmarks read it)
+
+    def _key(self, spec: ModelSpec) -> tuple:
+        return (spec.family, spec.location, self.device, spec.dtype)
+
+    def pipeline(self, spec: ModelSpec, kind: str = "txt2img"):
+        """The pipeline of `kind` for `spec`, loading it (and evicting others) if needed."""
+        with self._lock:
+            key = self._key(spec)
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._load(spec)
+                self._entries[key] = entry
+            self._entries.move_to_end(key)
+            if kind not in entry.pipelines:
+                entry.pipelines[kind] = loader.derive_pipeline(entry.pipelines["txt2img"], spec.family, kind)
+            return entry.pipelines[kind]
+
+    def scorer(self, spec: ModelSpec):
+        with self._lock:
+            key = self._key(spec)
+            entry = self._entries.get(key)
+            if entry is None:
+                model = loader.load_scorer(spec, self.device)
+                self.loads += 1
+                entry = _Entry(spec, {"scorer": model}, loader.module_bytes(model.model))
+                self._make_room(entry.nbytes)
+                self._entries[key] = entry
+            self._entries.move_to_end(key)
+            return entry.pipelines["scorer"]
+
+    def _load(self, spec: ModelSpec) -> _Entry:
+        dtype = pick_dtype(self.device, spec.dtype)
+        pipe = loader.load_text_to_image(spec, self.device, dtype)
+        self.loads += 1
+        nbytes = loader.module_bytes(pipe)
+        self._make_room(nbytes)
+        return _Entry(spec, {"txt2img": pipe}, nbytes)
+
+    def _make_room(self, incoming: int) -> None:
+        if self.max_bytes is None:
+            return
+        while self._entries and self.used_bytes() + incoming > self.max_bytes:
+            self._entries.popitem(last=False)
+        gc.collect()
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(e.nbytes for e in self._entries.values())
+
+    def loaded(self) -> list[str]:
+        """Ids of loaded models, least recently used first."""
+        with self._lock:
+            return [e.spec.id for e in self._entries.values()]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+        gc.collect()

@@ -1,0 +1,96 @@
+"""Turn a ModelSpec into a live diffusers pipeline (or a CLIP scorer), offline.
+
+Only this module and the cache import diffusers' pipeline classes, and only when called.
+"""
+
+from __future__ import annotations
+
+from engine.errors import BadInput, ModelNotFound
+from engine.models import spec as specs
+from engine.models.spec import ModelSpec
+
+# family -> (text-to-image, image-to-image, inpaint) diffusers class names
+PIPELINE_CLASSES = {
+    "sd1": ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline"),
+    "sd2": ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline"),
+    "sdxl": ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline"),
+}
+PIPELINE_KINDS = ("txt2img", "img2img", "inpaint")
+
+
+def pipeline_class(family: str, kind: str):
+    import diffusers
+
+    if family not in PIPELINE_CLASSES:
+        raise BadInput(f"{family!r} models cannot make images; pick an image model (sd1, sd2 or sdxl family).")
+    return getattr(diffusers, PIPELINE_CLASSES[family][PIPELINE_KINDS.index(kind)])
+
+
+def load_text_to_image(spec: ModelSpec, device: str, dtype):
+    """Load the family's text-to-image pipeline for `spec`, moved to `device`, progress bars off."""
+    if not spec.available:
+        raise ModelNotFound(f"{spec.id} is not available on this machine.")
+    if spec.source == specs.SINGLE_FILE:
+        from engine.models.single_file import load_single_file
+
+        pipe = load_single_file(
+            spec.location, spec.family, config_dir=spec.config_dir, torch_dtype=dtype,
+            trust_pickle=spec.trust_pickle,
+        )
+    else:
+        _quiet_loading()
+        cls = pipeline_class(spec.family, "txt2img")
+        extra = {"safety_checker": None, "requires_safety_checker": False} if spec.family != "sdxl" else {}
+        try:
+            pipe = cls.from_pretrained(spec.location, torch_dtype=dtype, local_files_only=True, **extra)
+        except (OSError, ValueError, EnvironmentError) as exc:
+            raise BadInput(f"Could not load {spec.id} from {spec.location}: {exc}") from exc
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _quiet_loading() -> None:
+    """Loading progress bars would interleave with our own progress and the CLI's JSON."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
+def derive_pipeline(base, family: str, kind: str):
+    """An image-to-image or inpaint pipeline sharing `base`'s components (no extra memory)."""
+    if kind == "txt2img":
+        return base
+    derived = pipeline_class(family, kind).from_pipe(base)
+    derived.set_progress_bar_config(disable=True)
+    return derived
+
+
+def load_scorer(spec: ModelSpec, device: str):
+    from engine.scoring import ClipScorer
+
+    if spec.family != "clip":
+        raise BadInput(f"{spec.id} is a {spec.family} model, not a CLIP scorer.")
+    return ClipScorer.load(spec.location, device=device)
+
+
+def module_bytes(obj) -> int:
+    """Bytes held by the parameters and buffers of every torch module reachable from `obj`."""
+    import torch
+
+    modules = []
+    if isinstance(obj, torch.nn.Module):
+        modules.append(obj)
+    else:
+        components = getattr(obj, "components", None) or vars(obj)
+        modules += [m for m in components.values() if isinstance(m, torch.nn.Module)]
+    seen: set[int] = set()
+    total = 0
+    for module in modules:
+        for tensor in list(module.parameters()) + list(module.buffers()):
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                total += tensor.numel() * tensor.element_size()
+    return total

@@ -1,0 +1,224 @@
+"""Find models: bundled ones, local folders, the Hugging Face cache, single .safetensors files.
+
+Resolution order for a name: bundled id -> existing path -> Hugging Face repo id in the local
+cache. Nothing here touches the network; a repo that is not cached is reported as not
+available with a sentence saying how to get it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from engine.errors import BadInput, ModelNotFound, UnsafeCheckpoint
+from engine.models import spec as specs
+from engine.models.spec import ModelSpec
+from engine.paths import bundled_models_dir
+
+DEFAULT_IMAGE_MODEL = "toy-scenes"
+DEFAULT_SCORER = "toy-scenes-clip"
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+
+_PIPELINE_FAMILIES = {
+    "StableDiffusionXLPipeline": "sdxl",
+    "StableDiffusionXLImg2ImgPipeline": "sdxl",
+    "StableDiffusionXLInpaintPipeline": "sdxl",
+}
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path} is not readable JSON ({exc}); the model folder looks damaged.") from exc
+
+
+def detect_folder_family(folder: Path) -> str | None:
+    """Family of a diffusers pipeline folder or a CLIP model folder, from configs only."""
+    index = folder / "model_index.json"
+    if index.is_file():
+        class_name = _read_json(index).get("_class_name", "")
+        if class_name in _PIPELINE_FAMILIES:
+            return _PIPELINE_FAMILIES[class_name]
+        if not class_name.startswith("StableDiffusion"):
+            return None
+        unet_config = folder / "unet" / "config.json"
+        unet = _read_json(unet_config) if unet_config.is_file() else {}
+        if unet.get("cross_attention_dim") == 1024 or unet.get("use_linear_projection"):
+            return "sd2"
+        return "sd1"
+    config = folder / "config.json"
+    if config.is_file() and "CLIPModel" in _read_json(config).get("architectures", []):
+        return "clip"
+    return None
+
+
+def spec_from_folder(folder: Path, source: str, model_id: str | None = None) -> ModelSpec | None:
+    """A spec for a model folder, using its latent-studio.json manifest where present."""
+    manifest_path = folder / "latent-studio.json"
+    manifest = _read_json(manifest_path) if manifest_path.is_file() else {}
+    family = manifest.get("family") or detect_folder_family(folder)
+    if family is None:
+        return None
+    native = manifest.get("native_size")
+    fields = dict(
+        id=model_id or manifest.get("id") or folder.name,
+        family=family,
+        source=source,
+        location=str(folder),
+        native_size=tuple(native) if native else None,
+        description=manifest.get("description", ""),
+    )
+    for key, name in (("default_steps", "default_steps"), ("default_guidance", "default_guidance"),
+                      ("default_scheduler", "default_scheduler")):
+        if key in manifest:
+            fields[name] = manifest[key]
+    if family in specs.IMAGE_FAMILIES and "default_steps" not in manifest and family == "sdxl":
+        fields["default_guidance"] = 5.0
+    return ModelSpec(**fields)
+
+
+def _looks_like_repo_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+
+
+class ModelRegistry:
+    """Lists and resolves models. Holds configuration only; loading is the loader's job."""
+
+    def __init__(
+        self,
+        bundled_dir: str | Path | None = None,
+        local_folders: tuple[str | Path, ...] = (),
+        hf_cache_dir: str | Path | None = None,
+    ):
+        self.bundled_dir = Path(bundled_dir) if bundled_dir else bundled_models_dir()
+        self.local_folders = tuple(Path(p) for p in local_folders)
+        self.hf_cache_dir = str(hf_cache_dir) if hf_cache_dir else None
+
+    # --- listing -------------------------------------------------------------------------
+
+    def bundled(self) -> list[ModelSpec]:
+        return self._scan_folder(self.bundled_dir, specs.BUNDLED)
+
+    def list(self) -> list[ModelSpec]:
+        found = self.bundled()
+        for folder in self.local_folders:
+            found += self._scan_folder(folder, specs.LOCAL)
+        found += self._scan_hf_cache()
+        return found
+
+    def _scan_folder(self, folder: Path, source: str) -> list[ModelSpec]:
+        if not folder.is_dir():
+            return []
+        found = []
+        for child in sorted(folder.iterdir()):
+            if child.is_dir():
+                spec = spec_from_folder(child, source)
+                if spec is not None:
+                    found.append(spec)
+            elif child.suffix == ".safetensors":
+                found.append(ModelSpec(id=child.stem, family="sd1", source=specs.SINGLE_FILE, location=str(child)))
+        return found
+
+    def _scan_hf_cache(self) -> list[ModelSpec]:
+        from huggingface_hub import scan_cache_dir
+
+        try:
+            cache = scan_cache_dir(self.hf_cache_dir)
+        except Exception:  # no cache folder yet, or one we cannot read: nothing cached
+            return []
+        found = []
+        for repo in sorted(cache.repos, key=lambda r: r.repo_id):
+            if repo.repo_type != "model":
+                continue
+            for revision in repo.revisions:
+                if "main" in revision.refs or len(repo.revisions) == 1:
+                    spec = spec_from_folder(Path(revision.snapshot_path), specs.HF_CACHE, model_id=repo.repo_id)
+                    if spec is not None:
+                        found.append(spec)
+                    break
+        return found
+
+    # --- resolving -----------------------------------------------------------------------
+
+    def resolve(self, name: str | None, trust_pickle: bool = False) -> ModelSpec:
+        """The spec for a bundled id, a path, or a cached Hugging Face repo id."""
+        if not name:
+            return self.default_image_model()
+        for spec in self.bundled():
+            if spec.id == name:
+                return spec
+        path = Path(os.path.expanduser(name))
+        if path.exists():
+            return self._resolve_path(path, trust_pickle)
+        for folder in self.local_folders:
+            candidate = folder / name
+            if candidate.exists():
+                return self._resolve_path(candidate, trust_pickle)
+        if _looks_like_repo_id(name):
+            return self._resolve_hf_cache(name)
+        known = ", ".join(s.id for s in self.list()) or "none"
+        raise ModelNotFound(
+            f"No model called {name!r}: give a bundled id ({known}), a diffusers folder, "
+            "a .safetensors file, or a Hugging Face repo id that is in the local cache."
+        )
+
+    def _resolve_path(self, path: Path, trust_pickle: bool) -> ModelSpec:
+        if path.is_dir():
+            spec = spec_from_folder(path, specs.LOCAL)
+            if spec is None:
+                raise BadInput(
+                    f"{path} is not a model folder: expected a diffusers pipeline (model_index.json) "
+                    "or a CLIP model (config.json)."
+                )
+            return spec
+        suffix = path.suffix.lower()
+        if suffix in PICKLE_SUFFIXES:
+            if not trust_pickle:
+                raise UnsafeCheckpoint(
+                    f"{path.name} is a pickled checkpoint, which can run arbitrary code when loaded; "
+                    "convert it to .safetensors, or pass --trust-pickle if you trust its source."
+                )
+            return ModelSpec(id=path.stem, family="sd1", source=specs.SINGLE_FILE, location=str(path),
+                             trust_pickle=True)
+        if suffix == ".safetensors":
+            from engine.models.single_file import detect_single_file_family
+
+            family = detect_single_file_family(path)
+            return ModelSpec(id=path.stem, family=family, source=specs.SINGLE_FILE, location=str(path))
+        raise BadInput(f"{path} is not a model: expected a folder or a .safetensors file.")
+
+    def _resolve_hf_cache(self, repo_id: str) -> ModelSpec:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            folder = snapshot_download(repo_id, local_files_only=True, cache_dir=self.hf_cache_dir)
+        except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+            raise ModelNotFound(
+                f"{repo_id} is not in the local Hugging Face cache, and Latent Studio downloads only "
+                f"when you ask: run `huggingface-cli download {repo_id}` or pass a local folder."
+            ) from None
+        spec = spec_from_folder(Path(folder), specs.HF_CACHE, model_id=repo_id)
+        if spec is None:
+            raise BadInput(f"{repo_id} is in the cache but is not a supported diffusers pipeline or CLIP model.")
+        return spec
+
+    # --- defaults ------------------------------------------------------------------------
+
+    def default_image_model(self) -> ModelSpec:
+        bundled = {s.id: s for s in self.bundled()}
+        if DEFAULT_IMAGE_MODEL in bundled:
+            return bundled[DEFAULT_IMAGE_MODEL]
+        raise ModelNotFound(
+            "No model given and the bundled toy-scenes model is missing from resources/models; "
+            "pass --model with a diffusers folder, a .safetensors file or a cached Hugging Face repo id."
+        )
+
+    def default_scorer(self) -> ModelSpec | None:
+        for spec in self.bundled():
+            if spec.id == DEFAULT_SCORER:
+                return spec
+        return None

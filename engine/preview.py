@@ -1,0 +1,56 @@
+"""Cheap step previews: a linear latent -> RGB map per model family, no VAE decode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+# Linear fits of latent channels to RGB in [-1, 1] (the factors ComfyUI and others use).
+FAMILY_LATENT_RGB = {
+    "sd1": {
+        "factors": [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350],
+                    [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]],
+        "bias": [0.0, 0.0, 0.0],
+        "range": "signed",
+    },
+    "sdxl": {
+        "factors": [[0.3651, 0.4232, 0.4341], [-0.2533, -0.0042, 0.1068],
+                    [0.1076, 0.1111, -0.0362], [-0.3165, -0.2492, -0.2188]],
+        "bias": [0.1084, -0.0175, -0.0011],
+        "range": "signed",
+    },
+}
+FAMILY_LATENT_RGB["sd2"] = FAMILY_LATENT_RGB["sd1"]
+
+
+class LatentPreviewer:
+    """Maps a (1, C, H, W) latent to a small HxWx3 uint8 image."""
+
+    def __init__(self, factors, bias, signed: bool):
+        self.factors = np.asarray(factors, dtype=np.float32)
+        self.bias = np.asarray(bias, dtype=np.float32)
+        self.signed = signed
+
+    @classmethod
+    def for_model(cls, family: str, model_folder: str | Path | None = None) -> "LatentPreviewer | None":
+        """The model's own fit (latent_rgb.json, in [0, 1]) if it has one, else the family's."""
+        if model_folder is not None:
+            fitted = Path(model_folder) / "latent_rgb.json"
+            if fitted.is_file():
+                data = json.loads(fitted.read_text(encoding="utf-8"))
+                return cls(data["factors"], data["bias"], signed=False)
+        entry = FAMILY_LATENT_RGB.get(family)
+        if entry is None:
+            return None
+        return cls(entry["factors"], entry["bias"], signed=True)
+
+    def __call__(self, latents) -> np.ndarray | None:
+        array = latents[0].detach().float().cpu().numpy()  # C, H, W
+        if array.shape[0] != self.factors.shape[0]:
+            return None
+        rgb = np.einsum("chw,cd->hwd", array, self.factors) + self.bias
+        if self.signed:
+            rgb = (rgb + 1.0) / 2.0
+        return (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)

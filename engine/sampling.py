@@ -1,0 +1,181 @@
+"""The denoising loop every image task shares, over a diffusers pipeline's own components.
+
+Why our loop and not `pipe(...)`: the latent-grid recipe needs per-cell initial noise, starts
+part-way down the schedule for image-to-image and imported images, and a per-step hold of
+regions to an original trajectory (block resampling, latent-masked inpainting). Diffusers'
+pipelines expose only some of that, and not for every scheduler. The loop below is the same
+sequence of calls as StableDiffusion(XL)Pipeline.__call__ (a test checks they agree), built on
+the pipeline's encode_prompt, unet, scheduler and vae.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.errors import BadInput
+
+StepHook = Callable[[int, Any, Any], Any]  # (step index, timestep, latents) -> latents
+
+
+@dataclass
+class Conditioning:
+    """Prompt embeddings ready for the UNet, batched [uncond, cond] when guidance is on."""
+
+    prompt_embeds: Any
+    added_cond_kwargs: dict | None
+    guidance: float
+    timestep_cond: Any = None
+
+    @property
+    def uses_cfg(self) -> bool:
+        return self.guidance > 1.0
+
+
+def latent_geometry(pipe, height: int, width: int) -> tuple[int, int, int]:
+    """(channels, latent height, latent width) for an image size, with a clear error if invalid."""
+    factor = pipe.vae_scale_factor
+    levels = len(pipe.unet.config.block_out_channels) - 1
+    multiple = factor * 2**levels
+    if height % multiple or width % multiple or height <= 0 or width <= 0:
+        raise BadInput(f"Width and height must be positive multiples of {multiple} for this model, got {width}x{height}.")
+    return pipe.unet.config.in_channels, height // factor, width // factor
+
+
+def encode_conditioning(pipe, family: str, prompt: str, negative: str, guidance: float,
+                        height: int, width: int) -> Conditioning:
+    import torch
+
+    device = pipe._execution_device
+    cfg = guidance > 1.0
+    with torch.inference_mode():
+        if family == "sdxl":
+            embeds, neg_embeds, pooled, neg_pooled = pipe.encode_prompt(
+                prompt=prompt, device=device, num_images_per_prompt=1, do_classifier_free_guidance=cfg,
+                negative_prompt=negative or None,
+            )
+            projection_dim = (
+                pipe.text_encoder_2.config.projection_dim if pipe.text_encoder_2 is not None else int(pooled.shape[-1])
+            )
+            time_ids = pipe._get_add_time_ids(
+                (height, width), (0, 0), (height, width), dtype=embeds.dtype, text_encoder_projection_dim=projection_dim
+            ).to(device)
+            if cfg:
+                embeds = torch.cat([neg_embeds, embeds])
+                pooled = torch.cat([neg_pooled, pooled])
+                time_ids = torch.cat([time_ids, time_ids])
+            added = {"text_embeds": pooled, "time_ids": time_ids}
+        else:
+            embeds, neg_embeds = pipe.encode_prompt(
+                prompt, device, 1, cfg, negative_prompt=negative or None
+            )
+            if cfg:
+                embeds = torch.cat([neg_embeds, embeds])
+            added = None
+        timestep_cond = None
+        if getattr(pipe.unet.config, "time_cond_proj_dim", None) is not None:
+            scale = torch.tensor(guidance - 1).repeat(1)
+            timestep_cond = pipe.get_guidance_scale_embedding(
+                scale, embedding_dim=pipe.unet.config.time_cond_proj_dim
+            ).to(device=device, dtype=embeds.dtype)
+    return Conditioning(embeds, added, guidance, timestep_cond)
+
+
+def schedule(scheduler, steps: int, strength: float = 1.0, device=None):
+    """Set the scheduler for `steps` and return the timesteps from `strength` down to 0."""
+    scheduler.set_timesteps(steps, device=device)
+    if strength >= 1.0:
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(0)
+        return scheduler.timesteps
+    kept = min(int(steps * strength), steps)
+    if kept < 1:
+        raise BadInput(f"Strength {strength} with {steps} steps leaves no denoising step; raise either.")
+    start = (steps - kept) * scheduler.order
+    if hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(start)
+    return scheduler.timesteps[start:]
+
+
+def denoise(pipe, cond: Conditioning, latents, timesteps, generator=None,
+            on_step: Callable[[int, int, Any], None] | None = None, hook: StepHook | None = None):
+    """Run the scheduler from `latents` over `timesteps`; `hook` may rewrite latents after each step."""
+    import inspect
+
+    import torch
+
+    scheduler = pipe.scheduler
+    step_kwargs = {}
+    step_params = inspect.signature(scheduler.step).parameters
+    if "generator" in step_params:
+        step_kwargs["generator"] = generator
+    if "eta" in step_params:
+        step_kwargs["eta"] = 0.0
+    total = len(timesteps)
+    with torch.inference_mode():
+        for i, t in enumerate(timesteps):
+            model_input = torch.cat([latents] * 2) if cond.uses_cfg else latents
+            model_input = scheduler.scale_model_input(model_input, t)
+            noise_pred = pipe.unet(
+                model_input, t, encoder_hidden_states=cond.prompt_embeds, timestep_cond=cond.timestep_cond,
+                added_cond_kwargs=cond.added_cond_kwargs, return_dict=False,
+            )[0]
+            if cond.uses_cfg:
+                uncond, text = noise_pred.chunk(2)
+                noise_pred = uncond + cond.guidance * (text - uncond)
+            latents = scheduler.step(noise_pred, t, latents, **step_kwargs, return_dict=False)[0]
+            if hook is not None:
+                latents = hook(i, t, latents)
+            if on_step is not None:
+                on_step(i + 1, total, latents)
+    return latents
+
+
+def initial_latents(pipe, noise, init_latents=None, timesteps=None):
+    """Scale pure noise for the scheduler, or noise `init_latents` to the first timestep."""
+    noise = noise.to(device=pipe._execution_device, dtype=pipe.unet.dtype)
+    if init_latents is None:
+        return noise * pipe.scheduler.init_noise_sigma
+    return pipe.scheduler.add_noise(init_latents, noise, timesteps[:1])
+
+
+def encode_image(pipe, image):
+    """VAE-encode an RGB PIL image to scaled latents (the distribution mean, so it is deterministic)."""
+    import torch
+
+    vae = pipe.vae
+    pixels = pipe.image_processor.preprocess(image).to(device=pipe._execution_device, dtype=vae.dtype)
+    with torch.inference_mode():
+        posterior = vae.encode(pixels).latent_dist
+        latents = posterior.mean
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    return (latents - shift) * vae.config.scaling_factor
+
+
+def decode(pipe, latents) -> np.ndarray:
+    """Latents to an HxWx3 uint8 image; a NaN result (fp16 VAE overflow) is retried in float32."""
+    import torch
+
+    vae = pipe.vae
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    needs_upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    with torch.inference_mode():
+        pixels = _decode_with(vae, latents, shift, torch.float32 if needs_upcast else vae.dtype)
+        if not torch.isfinite(pixels).all():
+            pixels = _decode_with(vae, latents, shift, torch.float32)
+    pixels = (pixels[0].float() / 2 + 0.5).clamp(0, 1)
+    return (pixels.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+
+
+def _decode_with(vae, latents, shift, dtype):
+    original = vae.dtype
+    if dtype != original:
+        vae.to(dtype)
+    try:
+        scaled = latents.to(dtype) / vae.config.scaling_factor + shift
+        return vae.decode(scaled, return_dict=False)[0]
+    finally:
+        if dtype != original:
+            vae.to(original)
