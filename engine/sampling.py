@@ -90,9 +90,8 @@ def schedule(scheduler, steps: int, strength: float = 1.0, device=None):
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(0)
         return scheduler.timesteps
-    kept = min(int(steps * strength), steps)
-    if kept < 1:
-        raise BadInput(f"Strength {strength} with {steps} steps leaves no denoising step; raise either.")
+    # at least one step, so a low strength still does something rather than failing
+    kept = max(1, min(int(steps * strength), steps))
     start = (steps - kept) * scheduler.order
     if hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(start)

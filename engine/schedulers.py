@@ -12,8 +12,7 @@ SCHEDULERS = {
     "dpm++_2m": ("DPMSolverMultistepScheduler", {}, "DPM++ 2M"),
     "dpm++_2m_karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}, "DPM++ 2M Karras"),
     "unipc": ("UniPCMultistepScheduler", {}, "UniPC"),
-    "pndm": ("PNDMScheduler", {}, "PLMS"),
-    "lms": ("LMSDiscreteScheduler", {}, "LMS"),
+    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}, "PLMS"),  # PLMS, as Stable Diffusion ships it
     "heun": ("HeunDiscreteScheduler", {}, "Heun"),
     "lcm": ("LCMScheduler", {}, "LCM"),
 }

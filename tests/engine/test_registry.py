@@ -1,0 +1,84 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.errors import BadInput, ModelNotFound, UnsafeCheckpoint
+from engine.models.registry import ModelRegistry
+
+
+def test_lists_bundled_kit_models_with_families(kit):
+    registry = ModelRegistry(bundled_dir=kit)
+    found = {spec.id: spec for spec in registry.list()}
+    assert {found[i].family for i in ("tiny-sd1", "tiny-sd2", "tiny-sdxl", "tiny-clip")} == {"sd1", "sd2", "sdxl", "clip"}
+    assert all(spec.available and spec.source == "bundled" for spec in found.values())
+
+
+def test_detects_family_from_configs_without_a_manifest(kit, tmp_path):
+    for name, family in (("sd1", "sd1"), ("sd2", "sd2"), ("sdxl", "sdxl"), ("clip", "clip")):
+        copy = tmp_path / name
+        shutil.copytree(kit / name, copy)
+        (copy / "latent-studio.json").unlink()
+        spec = ModelRegistry(bundled_dir=tmp_path / "none").resolve(str(copy))
+        assert spec.family == family and spec.source == "local"
+
+
+def _lay_out_hf_cache(cache: Path, repo_id: str, source: Path) -> None:
+    """The layout huggingface_hub writes: blobs, snapshots/<commit>, refs/main."""
+    repo_dir = cache / ("models--" + repo_id.replace("/", "--"))
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(source, repo_dir / "snapshots" / commit)
+    (repo_dir / "refs").mkdir(parents=True)
+    (repo_dir / "refs" / "main").write_text(commit)
+    (repo_dir / "blobs").mkdir()
+
+
+def test_resolves_a_repo_id_from_the_local_hf_cache(kit, tmp_path):
+    cache = tmp_path / "hub"
+    _lay_out_hf_cache(cache, "someone/tiny-sd", kit / "sd1")
+    registry = ModelRegistry(bundled_dir=tmp_path / "none", hf_cache_dir=cache)
+    spec = registry.resolve("someone/tiny-sd")
+    assert spec.source == "hf-cache" and spec.family == "sd1" and spec.id == "someone/tiny-sd"
+    assert Path(spec.location, "model_index.json").is_file()
+    assert "someone/tiny-sd" in [s.id for s in registry.list()]
+
+
+def test_uncached_repo_id_says_how_to_get_it(tmp_path):
+    registry = ModelRegistry(bundled_dir=tmp_path / "none", hf_cache_dir=tmp_path / "hub")
+    with pytest.raises(ModelNotFound, match="huggingface-cli download stabilityai/sd-turbo"):
+        registry.resolve("stabilityai/sd-turbo")
+
+
+def test_unknown_name_and_non_model_paths(tmp_path):
+    registry = ModelRegistry(bundled_dir=tmp_path / "none")
+    with pytest.raises(ModelNotFound, match="No model called"):
+        registry.resolve("no-such-model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInput, match="not a model folder"):
+        registry.resolve(str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("suffix", [".ckpt", ".pt", ".bin"])
+def test_pickled_checkpoints_are_refused_by_default(tmp_path, suffix):
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(b"not really a pickle")
+    registry = ModelRegistry(bundled_dir=tmp_path / "none")
+    with pytest.raises(UnsafeCheckpoint, match="safetensors"):
+        registry.resolve(str(path))
+    assert registry.resolve(str(path), trust_pickle=True).trust_pickle
+
+
+def test_default_model_missing_names_the_way_out(tmp_path):
+    registry = ModelRegistry(bundled_dir=tmp_path / "none")
+    with pytest.raises(ModelNotFound, match="--model"):
+        registry.default_image_model()
+    assert registry.default_scorer() is None
+
+
+def test_damaged_manifest_is_reported(kit, tmp_path):
+    copy = tmp_path / "broken"
+    shutil.copytree(kit / "sd1", copy)
+    (copy / "latent-studio.json").write_text("{not json")
+    with pytest.raises(BadInput, match="damaged"):
+        ModelRegistry(bundled_dir=tmp_path / "none").resolve(str(copy))
