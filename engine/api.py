@@ -95,9 +95,130 @@ class GenerateResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class EditSettings:
+    """Generation settings an edit reuses; None means "as recorded in the source image"."""
+
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    model: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
+
+
+@dataclass(frozen=True)
+class ResampleRequest:
+    """Re-roll the noise of one latent-grid cell of `image` and denoise again, holding the rest.
+
+    The change map is 1 in the block and falls off to 0 at `radius` pixels outside it; it is
+    applied as a per-step threshold schedule. `context` "window" denoises only the block plus
+    its fall-off margin (cost follows the edited area); "full" denoises the whole frame.
+    Candidate k gets cell seed `cell_seeds[k]` when pinned, else one derived from `seed + k`.
+    """
+
+    task: ClassVar[str] = "resample"
+    resource: ClassVar[str] = "gpu"
+
+    image: str
+    output_dir: str
+    row: int
+    col: int
+    seed: int = 0
+    count: int = 4
+    radius: float | None = None  # pixels; None = one block width
+    strength: float | None = None  # None: 1.0 for generated images, 0.75 for imported ones
+    context: str = "window"
+    grid_rows: int | None = None  # None: the grid recorded in the image
+    grid_cols: int | None = None
+    grid_seeds: GridSeeds | None = None  # the source's grid; None: recorded, or derived from `seed`
+    cell_seeds: tuple[int, ...] | None = None
+    settings: EditSettings = field(default_factory=EditSettings)
+
+
+@dataclass(frozen=True)
+class InpaintRequest:
+    """Inpaint a block (row, col of a grid) or any mask image of `image`.
+
+    Uses the model's inpainting UNet when it has one (9 input channels), else latent masking
+    with the same model; only the masked region is pasted back, feathered inwards, so every
+    pixel outside the mask stays bit-identical.
+    """
+
+    task: ClassVar[str] = "inpaint"
+    resource: ClassVar[str] = "gpu"
+
+    image: str
+    output_dir: str
+    row: int | None = None
+    col: int | None = None
+    mask: str | None = None
+    seed: int = 0
+    count: int = 1
+    strength: float = 1.0
+    feather: int = 4  # pixels, inside the mask
+    grid_rows: int | None = None
+    grid_cols: int | None = None
+    settings: EditSettings = field(default_factory=EditSettings)
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """Resample and inpaint the same block with the same seed, and measure both."""
+
+    task: ClassVar[str] = "compare"
+    resource: ClassVar[str] = "gpu"
+
+    image: str
+    output_dir: str
+    row: int
+    col: int
+    seed: int = 0
+    radius: float | None = None
+    context: str = "full"
+    grid_rows: int | None = None
+    grid_cols: int | None = None
+    settings: EditSettings = field(default_factory=EditSettings)
+
+
+@dataclass(frozen=True)
+class EditedImage:
+    path: str
+    seed: int
+    grid: GridSeeds | None = None
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """Result of a resample or inpaint: the candidates and the denoise + decode time."""
+
+    task: ClassVar[str] = "edit"
+
+    images: tuple[EditedImage, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    task: ClassVar[str] = "compare"
+
+    resample_path: str
+    inpaint_path: str
+    resample_metrics: dict
+    inpaint_metrics: dict
+    side_by_side: str
+    heatmaps: tuple[str, ...]
+    report: str
+
+
 # --- JSON round trip -------------------------------------------------------------------
 
-REQUEST_TYPES: dict[str, type] = {"generate": GenerateRequest}
+REQUEST_TYPES: dict[str, type] = {
+    "generate": GenerateRequest,
+    "resample": ResampleRequest,
+    "inpaint": InpaintRequest,
+    "compare": CompareRequest,
+}
 
 
 def _encode(value: Any) -> Any:
@@ -128,6 +249,11 @@ def request_from_json(data: dict[str, Any]) -> Any:
     kwargs = {k: v for k, v in data.items() if k in names}
     if kwargs.get("grid_seeds") is not None:
         kwargs["grid_seeds"] = GridSeeds.from_json(kwargs["grid_seeds"])
+    if kwargs.get("cell_seeds") is not None:
+        kwargs["cell_seeds"] = tuple(int(s) for s in kwargs["cell_seeds"])
+    if isinstance(kwargs.get("settings"), dict):
+        known = {f.name for f in dataclasses.fields(EditSettings)}
+        kwargs["settings"] = EditSettings(**{k: v for k, v in kwargs["settings"].items() if k in known})
     return cls(**kwargs)
 
 

@@ -41,7 +41,7 @@ def latent_geometry(pipe, height: int, width: int) -> tuple[int, int, int]:
     multiple = factor * 2**levels
     if height % multiple or width % multiple or height <= 0 or width <= 0:
         raise BadInput(f"Width and height must be positive multiples of {multiple} for this model, got {width}x{height}.")
-    return pipe.unet.config.in_channels, height // factor, width // factor
+    return pipe.vae.config.latent_channels, height // factor, width // factor
 
 
 def encode_conditioning(pipe, family: str, prompt: str, negative: str, guidance: float,
@@ -99,8 +99,13 @@ def schedule(scheduler, steps: int, strength: float = 1.0, device=None):
 
 
 def denoise(pipe, cond: Conditioning, latents, timesteps, generator=None,
-            on_step: Callable[[int, int, Any], None] | None = None, hook: StepHook | None = None):
-    """Run the scheduler from `latents` over `timesteps`; `hook` may rewrite latents after each step."""
+            on_step: Callable[[int, int, Any], None] | None = None, hook: StepHook | None = None,
+            extra_channels=None):
+    """Run the scheduler from `latents` over `timesteps`; `hook` may rewrite latents after each step.
+
+    `extra_channels` (mask and masked-image latents) are appended to the UNet input for
+    inpainting checkpoints, whose UNet takes 9 channels.
+    """
     import inspect
 
     import torch
@@ -117,6 +122,9 @@ def denoise(pipe, cond: Conditioning, latents, timesteps, generator=None,
         for i, t in enumerate(timesteps):
             model_input = torch.cat([latents] * 2) if cond.uses_cfg else latents
             model_input = scheduler.scale_model_input(model_input, t)
+            if extra_channels is not None:
+                extra = torch.cat([extra_channels] * 2) if cond.uses_cfg else extra_channels
+                model_input = torch.cat([model_input, extra.to(model_input.dtype)], dim=1)
             noise_pred = pipe.unet(
                 model_input, t, encoder_hidden_states=cond.prompt_embeds, timestep_cond=cond.timestep_cond,
                 added_cond_kwargs=cond.added_cond_kwargs, return_dict=False,

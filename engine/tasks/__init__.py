@@ -12,6 +12,9 @@ from typing import Any
 # task name -> "module:function"; a constant table, filled by hand as tasks are added.
 TASK_FUNCTIONS: dict[str, str] = {
     "generate": "engine.tasks.generate:run",
+    "resample": "engine.tasks.resample:run",
+    "inpaint": "engine.tasks.inpaint:run",
+    "compare": "engine.tasks.compare:run",
 }
 
 
