@@ -84,10 +84,63 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("--out", required=True)
     _add_json(regen)
 
+    resample = sub.add_parser("resample", help="re-roll one block of the latent grid")
+    _add_block_options(resample, block_required=True)
+    resample.add_argument("--count", type=int, default=4)
+    resample.add_argument("--radius", type=float, default=None, help="fall-off radius in pixels (default: a block width)")
+    resample.add_argument("--strength", type=float, default=None)
+    resample.add_argument("--context", choices=("window", "full"), default="window")
+    _add_json(resample)
+
+    inpaint = sub.add_parser("inpaint", help="inpaint a block or a mask (the baseline resampling is compared with)")
+    _add_block_options(inpaint, block_required=False)
+    inpaint.add_argument("--mask", default=None, help="mask image, white = repaint; same size as the image")
+    inpaint.add_argument("--prompt", default=None, help="default: the prompt recorded in the image")
+    inpaint.add_argument("--count", type=int, default=1)
+    _add_json(inpaint)
+
+    compare = sub.add_parser("compare", help="resample and inpaint the same block, measured alike")
+    _add_block_options(compare, block_required=True)
+    compare.add_argument("--radius", type=float, default=None)
+    compare.add_argument("--context", choices=("window", "full"), default="full")
+    _add_json(compare)
+
     demo = sub.add_parser("demo", help="generate a few images with the bundled model and say where they are")
     demo.add_argument("--out", default=None)
     _add_json(demo)
     return parser
+
+
+def _parse_block(text: str) -> tuple[int, int]:
+    try:
+        row, col = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"block must look like ROW,COL (from 0 at the top left), got {text!r}") from None
+    return row, col
+
+
+def _add_block_options(parser: argparse.ArgumentParser, block_required: bool) -> None:
+    parser.add_argument("image")
+    parser.add_argument("--block", type=_parse_block, required=block_required, metavar="ROW,COL")
+    parser.add_argument("--grid", type=_parse_grid, default=None, metavar="ROWSxCOLS",
+                        help="default: the grid recorded in the image")
+    parser.add_argument("--seed", type=int, default=None, help="random when omitted")
+    parser.add_argument("--model", default=None, help="default: the model recorded in the image")
+    parser.add_argument("--out", required=True)
+
+
+def _edit_fields(args) -> dict:
+    from engine.api import EditSettings
+
+    rows, cols = args.grid if args.grid else (None, None)
+    fields = dict(
+        image=str(Path(args.image).resolve()), output_dir=str(Path(args.out).resolve()),
+        seed=_random_seed() if args.seed is None else args.seed, grid_rows=rows, grid_cols=cols,
+        settings=EditSettings(model=args.model, prompt=getattr(args, "prompt", None)),
+    )
+    if args.block is not None:
+        fields["row"], fields["col"] = args.block
+    return fields
 
 
 # --- running jobs ------------------------------------------------------------------------
@@ -185,11 +238,61 @@ def cmd_regenerate(args) -> dict:
     from engine.metadata import read_request
 
     request = read_request(args.image)
-    request = replace(request, output_dir=str(Path(args.out).resolve()), rerank=False, scorer=None)
-    result = run_job(request, _make_cache(), show_progress=not args.json)
+    changes = {"output_dir": str(Path(args.out).resolve())}
+    if request.task == "generate":
+        changes.update(rerank=False, scorer=None)
+    result = run_job(replace(request, **changes), _make_cache(), show_progress=not args.json)
     if not args.json:
         print(result.images[0].path)
-    return _generate_json(result)
+    return _generate_json(result) if request.task == "generate" else _edit_json(result)
+
+
+def _edit_json(result) -> dict:
+    return {"images": [{"path": i.path, "seed": i.seed} for i in result.images], "seconds": result.seconds}
+
+
+def cmd_resample(args) -> dict:
+    from engine.api import ResampleRequest
+
+    request = ResampleRequest(count=args.count, radius=args.radius, strength=args.strength, context=args.context,
+                              **_edit_fields(args))
+    result = run_job(request, _make_cache(), show_progress=not args.json)
+    if not args.json:
+        for image in result.images:
+            print(f"{image.path}  cell seed {image.seed}")
+    return _edit_json(result)
+
+
+def cmd_inpaint(args) -> dict:
+    from engine.api import InpaintRequest
+
+    mask = str(Path(args.mask).resolve()) if args.mask else None
+    request = InpaintRequest(count=args.count, mask=mask, **_edit_fields(args))
+    result = run_job(request, _make_cache(), show_progress=not args.json)
+    if not args.json:
+        for image in result.images:
+            print(f"{image.path}  seed {image.seed}")
+    return _edit_json(result)
+
+
+def cmd_compare(args) -> dict:
+    from engine.api import CompareRequest
+
+    request = CompareRequest(radius=args.radius, context=args.context, **_edit_fields(args))
+    result = run_job(request, _make_cache(), show_progress=not args.json)
+    output = {
+        "resample": {"path": result.resample_path, "metrics": result.resample_metrics},
+        "inpaint": {"path": result.inpaint_path, "metrics": result.inpaint_metrics},
+        "side_by_side": result.side_by_side,
+        "heatmaps": list(result.heatmaps),
+        "report": result.report,
+    }
+    if not args.json:
+        print(f"{'measure':18} {'resample':>10} {'inpaint':>10}")
+        for key in result.resample_metrics:
+            print(f"{key:18} {result.resample_metrics[key]:10.4f} {result.inpaint_metrics[key]:10.4f}")
+        print(f"side by side: {result.side_by_side}")
+    return output
 
 
 def cmd_demo(args) -> dict:
@@ -215,6 +318,9 @@ def cmd_demo(args) -> dict:
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "generate": cmd_generate,
     "regenerate": cmd_regenerate,
+    "resample": cmd_resample,
+    "inpaint": cmd_inpaint,
+    "compare": cmd_compare,
     "demo": cmd_demo,
 }
 
@@ -232,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         handler = COMMANDS[args.command]
     as_json = getattr(args, "json", False)
+    _quiet_libraries()
     try:
         output = handler(args)
     except (StudioError, CommandFailed) as exc:
@@ -241,6 +348,17 @@ def main(argv: list[str] | None = None) -> int:
     if as_json:
         print(json.dumps(output))
     return 0
+
+
+def _quiet_libraries() -> None:
+    """Library chatter (optional-backend notices, deprecations) would bury our one-line messages."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    for name in ("transformers", "diffusers", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _fail(message: str, kind: str, as_json: bool) -> int:

@@ -81,7 +81,8 @@ def read_studio_metadata(path: str | Path) -> dict:
         raise BadInput(f"{path.name} has damaged Latent Studio metadata ({exc}).") from exc
 
 
-def read_request(path: str | Path) -> GenerateRequest:
+def read_request(path: str | Path):
+    """The request that made the image at `path` (generate, resample or inpaint)."""
     data = read_studio_metadata(path)
     try:
         return request_from_json(data["request"])

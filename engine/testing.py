@@ -80,7 +80,7 @@ def _tiny_vae():
     )
 
 
-def _write_sd(folder: Path, model_id: str, family: str) -> Path:
+def _write_sd(folder: Path, model_id: str, family: str, unet_in_channels: int = 4) -> Path:
     import torch
     from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
@@ -94,7 +94,7 @@ def _write_sd(folder: Path, model_id: str, family: str) -> Path:
         block_out_channels=(32, 64),
         layers_per_block=2,
         sample_size=TINY_SIZE // 2,
-        in_channels=4,
+        in_channels=unet_in_channels,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
@@ -124,6 +124,11 @@ def _write_sd(folder: Path, model_id: str, family: str) -> Path:
 def write_tiny_sd1(folder: str | Path, model_id: str = "tiny-sd1") -> Path:
     """A tiny SD 1.x pipeline (epsilon prediction, quick-gelu CLIP text encoder)."""
     return _write_sd(Path(folder), model_id, "sd1")
+
+
+def write_tiny_sd1_inpaint(folder: str | Path, model_id: str = "tiny-sd1-inpaint") -> Path:
+    """A tiny SD 1.x inpainting checkpoint: the UNet takes latents + mask + masked-image latents (9 channels)."""
+    return _write_sd(Path(folder), model_id, "sd1", unet_in_channels=9)
 
 
 def write_tiny_sd2(folder: str | Path, model_id: str = "tiny-sd2") -> Path:
@@ -210,6 +215,7 @@ def write_tiny_clip(folder: str | Path, model_id: str = "tiny-clip") -> Path:
 
 KIT_WRITERS = {
     "sd1": write_tiny_sd1,
+    "sd1-inpaint": write_tiny_sd1_inpaint,
     "sd2": write_tiny_sd2,
     "sdxl": write_tiny_sdxl,
     "clip": write_tiny_clip,

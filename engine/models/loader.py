@@ -5,6 +5,8 @@ Only this module and the cache import diffusers' pipeline classes, and only when
 
 from __future__ import annotations
 
+import warnings
+
 from engine.errors import BadInput, ModelNotFound
 from engine.models import spec as specs
 from engine.models.spec import ModelSpec
@@ -42,7 +44,10 @@ def load_text_to_image(spec: ModelSpec, device: str, dtype):
         cls = pipeline_class(spec.family, "txt2img")
         extra = {"safety_checker": None, "requires_safety_checker": False} if spec.family != "sdxl" else {}
         try:
-            pipe = cls.from_pretrained(spec.location, torch_dtype=dtype, local_files_only=True, **extra)
+            with warnings.catch_warnings():
+                # newer diffusers renamed torch_dtype to dtype; the old name works everywhere we support
+                warnings.simplefilter("ignore", FutureWarning)
+                pipe = cls.from_pretrained(spec.location, torch_dtype=dtype, local_files_only=True, **extra)
         except (OSError, ValueError, EnvironmentError) as exc:
             raise BadInput(f"Could not load {spec.id} from {spec.location}: {exc}") from exc
     pipe = pipe.to(device)

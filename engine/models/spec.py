@@ -34,6 +34,11 @@ class ModelSpec:
     trust_pickle: bool = False
 
     @property
+    def reference(self) -> str:
+        """What to record in a request so that it resolves to this model again."""
+        return self.id if self.source in (BUNDLED, HF_CACHE) else self.location
+
+    @property
     def is_image_model(self) -> bool:
         return self.family in IMAGE_FAMILIES
 

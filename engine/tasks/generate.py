@@ -63,7 +63,7 @@ def run(request: GenerateRequest, context) -> GenerateResult:
         candidate = replace(
             request, seed=seed, count=1, grid_seeds=grid, grid_rows=grid.rows, grid_cols=grid.cols,
             width=settings.width, height=settings.height, steps=settings.steps,
-            guidance=settings.guidance, scheduler=settings.scheduler, model=spec.id,
+            guidance=settings.guidance, scheduler=settings.scheduler, model=spec.reference,
         )
         path = _write_candidate(pixels, output_dir, candidate, spec)
         results.append(ImageResult(path=str(path), seed=seed, grid=grid))

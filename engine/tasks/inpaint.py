@@ -137,7 +137,7 @@ def _save(pixels, request: InpaintRequest, filled: InpaintRequest, prepared: Pre
     settings = prepared.settings
     described = GenerateRequest(prompt=settings.prompt, negative_prompt=settings.negative_prompt,
                                 output_dir=request.output_dir, seed=seed)
-    parameters = a1111_parameters(described, settings.model, prepared.source.width, prepared.source.height,
+    parameters = a1111_parameters(described, prepared.spec.id, prepared.source.width, prepared.source.height,
                                   settings.steps, settings.guidance, settings.scheduler)
     extra = {"settings": edits.settings_json(settings)}
     if prepared.source.grid is not None:

@@ -49,7 +49,7 @@ class PreparedEdit:
         self.steps = self.settings.steps or self.spec.default_steps
         self.guidance = self.spec.default_guidance if self.settings.guidance is None else self.settings.guidance
         self.scheduler = self.settings.scheduler or self.spec.default_scheduler
-        self.settings = replace(self.settings, model=self.spec.id, steps=self.steps, guidance=self.guidance,
+        self.settings = replace(self.settings, model=self.spec.reference, steps=self.steps, guidance=self.guidance,
                                 scheduler=self.scheduler)
         self.channels, self.latent_h, self.latent_w = sampling.latent_geometry(
             self.pipe, self.source.height, self.source.width
@@ -174,7 +174,7 @@ def _save(pixels: np.ndarray, request: ResampleRequest, filled: ResampleRequest,
     settings = prepared.settings
     described = GenerateRequest(prompt=settings.prompt, negative_prompt=settings.negative_prompt,
                                 output_dir=request.output_dir, seed=cell_seed, grid_seeds=grid)
-    parameters = a1111_parameters(described, settings.model, prepared.source.width, prepared.source.height,
+    parameters = a1111_parameters(described, prepared.spec.id, prepared.source.width, prepared.source.height,
                                   settings.steps, settings.guidance, settings.scheduler)
     save_png(Image.fromarray(pixels), path, filled, parameters,
              extra={"grid": grid.to_json(), "settings": edits.settings_json(settings)})

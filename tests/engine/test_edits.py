@@ -1,0 +1,165 @@
+"""Block resampling, inpainting and their comparison on the tiny kit (DESIGN sections 5 and 6)."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine import metrics
+from engine.api import CompareRequest, GenerateRequest, InpaintRequest, ResampleRequest
+from engine.edits import distance_to_box
+from engine.errors import BadInput
+from engine.metadata import read_request, read_studio_metadata
+from engine.tasks import compare, generate, inpaint, resample
+
+SIZE = 64  # 4x4 grid of 16 px blocks; the kit's VAE halves, so a block is 8x8 latents
+
+
+def pixels(path):
+    return np.asarray(Image.open(path).convert("RGB")).astype(np.float64)
+
+
+@pytest.fixture
+def source(tmp_path, direct_context):
+    request = GenerateRequest(prompt="a red circle", output_dir=str(tmp_path / "gen"), model="tiny-sd1",
+                              steps=4, width=SIZE, height=SIZE, seed=11)
+    return generate.run(request, direct_context).images[0].path
+
+
+def block_box(row, col, size=16):
+    return row * size, (row + 1) * size, col * size, (col + 1) * size
+
+
+@pytest.mark.parametrize("context", ["window", "full"])
+def test_resample_changes_the_block_and_nothing_beyond_the_radius(tmp_path, direct_context, source, context):
+    result = resample.run(ResampleRequest(image=source, output_dir=str(tmp_path), row=1, col=2, seed=3, count=2,
+                                          context=context), direct_context)
+    original = pixels(source)
+    box = block_box(1, 2)
+    distance = distance_to_box(SIZE, SIZE, box)
+    mask = distance == 0
+    assert len({i.seed for i in result.images}) == 2
+    for image in result.images:
+        new = pixels(image.path)
+        diff = np.abs(new - original).max(axis=2)
+        assert metrics.change_inside(original / 255, new / 255, mask) > 0.02
+        assert diff[distance >= 16].max() <= 1  # beyond the fall-off: at most 1/255
+        profile = [change for start, change in metrics.ring_profile(original / 255, new / 255, mask, 4, 40)
+                   if start >= 16 and not np.isnan(change)]
+        assert all(b <= a + 1e-9 for a, b in zip(profile, profile[1:]))
+
+
+def test_resample_metadata_holds_new_seeds_and_regenerates_exactly(tmp_path, direct_context, source):
+    first = resample.run(ResampleRequest(image=source, output_dir=str(tmp_path / "a"), row=0, col=0, seed=5,
+                                         count=1), direct_context).images[0]
+    recorded = read_studio_metadata(first.path)
+    assert recorded["grid"]["seeds"][0] == first.seed
+    original_grid = read_studio_metadata(source)["request"]["grid_seeds"]["seeds"]
+    assert recorded["grid"]["seeds"][1:] == original_grid[1:]
+    again = resample.run(replace(read_request(first.path), output_dir=str(tmp_path / "b")), direct_context).images[0]
+    assert np.array_equal(pixels(again.path), pixels(first.path))
+    # chaining: resample the resampled image; the grid now starts from the new seeds
+    second = resample.run(ResampleRequest(image=first.path, output_dir=str(tmp_path / "c"), row=3, col=3, seed=9,
+                                          count=1), direct_context).images[0]
+    chained = read_studio_metadata(second.path)["grid"]["seeds"]
+    assert chained[0] == first.seed and chained[-1] == second.seed
+
+
+def test_window_mode_denoises_a_smaller_latent(tmp_path, direct_context, source):
+    from engine import edits
+
+    block = edits.locate_block(4, 4, 1, 1, 32, 32, 2)
+    window = edits.denoise_window(block, 8, 32, 32, 2, "window")
+    assert window.height < 32 and window.width < 32
+    assert window.top <= block.top - 8 and window.bottom >= block.bottom + 8
+    full = edits.denoise_window(block, 8, 32, 32, 2, "full")
+    assert (full.height, full.width) == (32, 32)
+
+
+def test_imported_images_need_a_grid_and_then_work(tmp_path, direct_context):
+    rng = np.random.default_rng(0)
+    plain = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)).save(plain)
+    with pytest.raises(BadInput, match="--grid"):
+        resample.run(ResampleRequest(image=str(plain), output_dir=str(tmp_path), row=0, col=0,
+                                     settings=_tiny()), direct_context)
+    result = resample.run(ResampleRequest(image=str(plain), output_dir=str(tmp_path), row=0, col=0, count=1,
+                                          grid_rows=4, grid_cols=4, settings=_tiny()), direct_context)
+    new = pixels(result.images[0].path)
+    original = pixels(plain)
+    distance = distance_to_box(SIZE, SIZE, block_box(0, 0))
+    assert np.abs(new - original)[distance == 0].mean() > 1
+    assert np.abs(new - original).max(axis=2)[distance >= 16].max() <= 1
+
+
+def _tiny():
+    from engine.api import EditSettings
+
+    return EditSettings(model="tiny-sd1", prompt="a cat", steps=4)
+
+
+@pytest.mark.parametrize("model", ["tiny-sd1", "tiny-sd1-inpaint"])
+def test_inpaint_leaves_every_pixel_outside_the_mask_identical(tmp_path, direct_context, source, model):
+    from engine.api import EditSettings
+
+    mask = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    mask[10:30, 20:50] = 255
+    mask_path = tmp_path / "mask.png"
+    Image.fromarray(mask).save(mask_path)
+    for request in (
+        InpaintRequest(image=source, output_dir=str(tmp_path), row=2, col=1, settings=EditSettings(model=model)),
+        InpaintRequest(image=source, output_dir=str(tmp_path), mask=str(mask_path), settings=EditSettings(model=model)),
+    ):
+        image = inpaint.run(request, direct_context).images[0]
+        original, new = pixels(source), pixels(image.path)
+        inside = np.zeros((SIZE, SIZE), dtype=bool)
+        if request.mask:
+            inside = mask > 0
+        else:
+            top, bottom, left, right = block_box(2, 1)
+            inside[top:bottom, left:right] = True
+        assert np.array_equal(new[~inside], original[~inside])
+        assert np.abs(new - original)[inside].mean() > 1
+
+
+def test_compare_measures_both_and_writes_its_files(tmp_path, direct_context, source):
+    result = compare.run(CompareRequest(image=source, output_dir=str(tmp_path), row=1, col=1, seed=2),
+                         direct_context)
+    keys = {"distortion_radial", "change_inside", "mse_inside", "mse_outside", "ssim_outside", "seam", "seconds"}
+    assert set(result.resample_metrics) == keys == set(result.inpaint_metrics)
+    assert result.inpaint_metrics["distortion_radial"] == 0.0 and result.inpaint_metrics["mse_outside"] == 0.0
+    assert result.resample_metrics["change_inside"] > 0.02
+    side = Image.open(result.side_by_side)
+    assert side.size == (3 * SIZE, SIZE)
+    assert len(result.heatmaps) == 2 and all(Image.open(p).size == (SIZE, SIZE) for p in result.heatmaps)
+    report = json.loads(open(result.report).read())
+    assert report["resample"]["metrics"]["change_inside"] == result.resample_metrics["change_inside"]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda src, out: ResampleRequest(image=src, output_dir=out, row=4, col=0), "outside the 4x4 grid"),
+        (lambda src, out: ResampleRequest(image=src, output_dir=out, row=0, col=0, context="sideways"), "Context"),
+        (lambda src, out: InpaintRequest(image=src, output_dir=out), "either a block"),
+        (lambda src, out: ResampleRequest(image=out + "/missing.png", output_dir=out, row=0, col=0), "does not exist"),
+    ],
+)
+def test_bad_edit_requests_get_clear_errors(tmp_path, direct_context, source, make, message):
+    with pytest.raises(BadInput, match=message):
+        task = {"resample": resample, "inpaint": inpaint}[make(source, str(tmp_path)).task]
+        task.run(make(source, str(tmp_path)), direct_context)
+
+
+def test_mask_of_another_size_and_unreadable_files(tmp_path, direct_context, source):
+    small = tmp_path / "small.png"
+    Image.fromarray(np.full((8, 8), 255, dtype=np.uint8)).save(small)
+    with pytest.raises(BadInput, match="same size"):
+        inpaint.run(InpaintRequest(image=source, output_dir=str(tmp_path), mask=str(small)), direct_context)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"this is not a png")
+    with pytest.raises(BadInput, match="not a readable image"):
+        resample.run(ResampleRequest(image=str(junk), output_dir=str(tmp_path), row=0, col=0, grid_rows=2,
+                                     grid_cols=2, settings=_tiny()), direct_context)
