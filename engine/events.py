@@ -1,7 +1,8 @@
 """Typed job events, keyed by job id.
 
-The queue delivers them to subscribers from its worker threads (and from the submitting
-thread for Queued); `studio.bridge` re-emits them as Qt signals on the GUI thread.
+The queue delivers them to subscribers, in one global order, from its own event thread (never
+the submitting thread, never a worker), so a slow subscriber holds up neither;
+`studio.bridge` re-emits them as Qt signals on the GUI thread.
 """
 
 from __future__ import annotations

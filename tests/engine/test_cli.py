@@ -1,0 +1,96 @@
+"""The `latent-studio` command line, run as a user runs it: a subprocess, JSON on stdout."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def cli(*args, env_extra=None, check=True):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc
+
+
+def one_json(proc):
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stdout
+    return json.loads(lines[0])
+
+
+def test_version():
+    from engine import __version__
+
+    assert cli("--version").stdout.strip() == f"latent-studio {__version__}"
+
+
+def test_models_list_shows_bundled_and_cached_models(kit, tmp_path):
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    (resources / "models").symlink_to(kit)
+    out = one_json(cli("models", "list", "--json", env_extra={"LATENT_STUDIO_RESOURCES": str(resources),
+                                                               "HF_HUB_CACHE": str(tmp_path / "hub")}))
+    entries = {m["id"]: m for m in out["models"]}
+    assert entries["tiny-sd1"] == {"id": "tiny-sd1", "family": "sd1", "source": "bundled", "available": True}
+    assert entries["tiny-clip"]["family"] == "clip"
+
+
+def test_generate_regenerate_resample_compare_round_trip(kit, tmp_path):
+    out = one_json(cli("generate", "--model", str(kit / "sd1"), "--prompt", "a red circle", "--seed", "7",
+                       "--count", "2", "--steps", "3", "--width", "64", "--height", "64", "--grid", "2x2",
+                       "--rerank", "--scorer", str(kit / "clip"), "--out", str(tmp_path / "gen"), "--json"))
+    assert out["model"] == "tiny-sd1" and out["seconds"] > 0
+    assert {image["seed"] for image in out["images"]} == {7, 8}
+    first = out["images"][0]
+    assert first["grid"]["rows"] == 2 and len(first["grid"]["seeds"]) == 4
+    assert out["images"][0]["score"] >= out["images"][1]["score"]
+
+    again = one_json(cli("regenerate", first["path"], "--out", str(tmp_path / "again"), "--json"))
+    assert np.array_equal(np.asarray(Image.open(again["images"][0]["path"])), np.asarray(Image.open(first["path"])))
+
+    res = one_json(cli("resample", first["path"], "--block", "1,0", "--count", "2", "--seed", "4",
+                       "--out", str(tmp_path / "res"), "--json"))
+    assert len(res["images"]) == 2 and all(os.path.isfile(i["path"]) for i in res["images"])
+
+    cmp = one_json(cli("compare", first["path"], "--block", "0,1", "--out", str(tmp_path / "cmp"), "--json"))
+    assert set(cmp["resample"]["metrics"]) == {"distortion_radial", "change_inside", "mse_inside", "mse_outside",
+                                               "ssim_outside", "seam", "seconds"}
+    assert os.path.isfile(cmp["side_by_side"]) and len(cmp["heatmaps"]) == 2
+
+    inp = one_json(cli("inpaint", first["path"], "--block", "0,0", "--prompt", "a blue square",
+                       "--out", str(tmp_path / "inp"), "--json"))
+    assert os.path.isfile(inp["images"][0]["path"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["generate", "--model", "no-such-model", "--prompt", "x"], "No model called"),
+        (["resample", "{missing}", "--block", "0,0"], "does not exist"),
+        (["generate", "--model", "{ckpt}", "--prompt", "x"], "pickled checkpoint"),
+    ],
+)
+def test_errors_are_one_line_and_json(tmp_path, args, message):
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"pickle")
+    args = [a.format(missing=tmp_path / "missing.png", ckpt=ckpt) for a in args]
+    proc = cli(*args, "--out", str(tmp_path / "out"), "--json", check=False)
+    assert proc.returncode != 0
+    assert message in one_json(proc)["error"]
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("latent-studio: error:")]
+    assert len(error_lines) == 1 and message in error_lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_no_model_and_no_bundled_model_names_the_fix(tmp_path):
+    proc = cli("generate", "--prompt", "x", "--out", str(tmp_path), "--json", check=False,
+               env_extra={"LATENT_STUDIO_RESOURCES": str(tmp_path / "empty")})
+    assert proc.returncode != 0 and "--model" in one_json(proc)["error"]
