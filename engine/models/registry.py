@@ -11,14 +11,14 @@ import json
 import os
 from pathlib import Path
 
-from engine.errors import BadInput, ModelNotFound, UnsafeCheckpoint
+from engine.errors import BadInput, ModelNotFound, StudioError, UnsafeCheckpoint
 from engine.models import spec as specs
+from engine.models.single_file import PICKLE_SUFFIXES, detect_single_file_family
 from engine.models.spec import ModelSpec
 from engine.paths import bundled_models_dir
 
 DEFAULT_IMAGE_MODEL = "toy-scenes"
 DEFAULT_SCORER = "toy-scenes-clip"
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 
 _PIPELINE_FAMILIES = {
     "StableDiffusionXLPipeline": "sdxl",
@@ -119,7 +119,11 @@ class ModelRegistry:
                 if spec is not None:
                     found.append(spec)
             elif child.suffix == ".safetensors":
-                found.append(ModelSpec(id=child.stem, family="sd1", source=specs.SINGLE_FILE, location=str(child)))
+                try:
+                    family = detect_single_file_family(child)
+                except StudioError:  # a LoRA, an embedding or a damaged file: not a model to list
+                    continue
+                found.append(ModelSpec(id=child.stem, family=family, source=specs.SINGLE_FILE, location=str(child)))
         return found
 
     def _scan_hf_cache(self) -> list[ModelSpec]:
@@ -184,8 +188,6 @@ class ModelRegistry:
             return ModelSpec(id=path.stem, family="sd1", source=specs.SINGLE_FILE, location=str(path),
                              trust_pickle=True)
         if suffix == ".safetensors":
-            from engine.models.single_file import detect_single_file_family
-
             family = detect_single_file_family(path)
             return ModelSpec(id=path.stem, family=family, source=specs.SINGLE_FILE, location=str(path))
         raise BadInput(f"{path} is not a model: expected a folder or a .safetensors file.")
