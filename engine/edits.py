@@ -41,10 +41,16 @@ class Source:
 def load_source(path: str) -> Source:
     image = load_rgb(path)
     pixels = np.asarray(image, dtype=np.uint8).copy()
+    grid, settings = read_recorded(path)
+    return Source(str(path), pixels, grid, settings)
+
+
+def read_recorded(path: str) -> tuple[GridSeeds | None, EditSettings]:
+    """The grid and generation settings an image's metadata records (None / empty when imported)."""
     try:
         data = read_studio_metadata(path)
     except BadInput:
-        return Source(str(path), pixels, None, EditSettings())
+        return None, EditSettings()
     grid = GridSeeds.from_json(data["grid"]) if data.get("grid") else None
     settings = EditSettings(**data["settings"]) if data.get("settings") else None
     if settings is None or grid is None:
@@ -58,7 +64,7 @@ def load_source(path: str) -> Source:
                 prompt=recorded.prompt, negative_prompt=recorded.negative_prompt, model=recorded.model,
                 steps=recorded.steps, guidance=recorded.guidance, scheduler=recorded.scheduler,
             )
-    return Source(str(path), pixels, grid, settings or EditSettings())
+    return grid, settings or EditSettings()
 
 
 def fill_settings(given: EditSettings, recorded: EditSettings, default_model: str | None) -> EditSettings:

@@ -224,3 +224,15 @@ class ModelRegistry:
             if spec.id == DEFAULT_SCORER:
                 return spec
         return None
+
+
+def vae_scale_factor(spec: ModelSpec) -> int:
+    """Pixels per latent pixel for `spec`, read from its VAE config without loading it (8 if unknown)."""
+    config = Path(spec.location) / "vae" / "config.json"
+    if spec.source == specs.SINGLE_FILE or not config.is_file():
+        return 8
+    try:
+        channels = json.loads(config.read_text(encoding="utf-8")).get("block_out_channels", [0, 0, 0, 0])
+    except (OSError, ValueError):
+        return 8
+    return 2 ** (len(channels) - 1)
