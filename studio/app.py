@@ -1,0 +1,79 @@
+"""Composition root: builds the engine side, the bridge, the view-models and the window.
+
+Nothing here is global: every object is made once in `build_studio` and handed to the ones
+that need it, so tests build the same graph with a tiny model, a temporary data folder and
+their own settings file.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from engine.devices import pick_device
+from engine.jobs import JobQueue
+from engine.models.cache import ModelCache
+from engine.models.registry import ModelRegistry
+from engine.paths import user_config_dir, user_data_dir
+from studio.bridge import EngineBridge
+from studio.controller import StudioController
+from studio.document import ImageDocument
+from studio.history import HistoryModel, SessionFolders
+from studio.main_window import MainWindow
+from studio.models.candidates import CandidatesModel
+from studio.models.job_list import JobListModel
+from studio.theme import apply_dark_theme
+
+
+@dataclass
+class Studio:
+    """Everything one running studio is made of, for the caller to show, drive and shut down."""
+
+    window: MainWindow
+    queue: JobQueue
+    bridge: EngineBridge
+    controller: StudioController
+    models: ModelCache
+
+    def shutdown(self) -> None:
+        self.window.save_settings()
+        self.bridge.close()
+        self.queue.shutdown(wait=True, cancel_running=True)
+
+
+def build_studio(registry: ModelRegistry | None = None, data_dir: Path | None = None,
+                 settings: QSettings | None = None, device: str | None = None) -> Studio:
+    device = device or pick_device()
+    registry = registry or ModelRegistry()
+    models = ModelCache(registry, device=device)
+    queue = JobQueue(models=models)
+    bridge = EngineBridge(queue)
+    folders = SessionFolders(Path(data_dir) if data_dir else user_data_dir())
+    history = HistoryModel(folders)
+    document = ImageDocument()
+    candidates = CandidatesModel()
+    controller = StudioController(queue, bridge, document, candidates, history, folders)
+    if settings is None:
+        config = user_config_dir()
+        config.mkdir(parents=True, exist_ok=True)
+        settings = QSettings(str(config / "studio.ini"), QSettings.IniFormat)
+    from engine.devices import describe_device
+
+    window = MainWindow(controller, registry, JobListModel(queue, bridge), settings, describe_device(device))
+    history.reload()
+    return Studio(window, queue, bridge, controller, models)
+
+
+def main(argv: list[str] | None = None) -> int:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("Latent Studio")
+    app.setOrganizationName("Latent Studio")
+    apply_dark_theme(app)
+    studio = build_studio()
+    studio.window.show()
+    app.aboutToQuit.connect(studio.shutdown)
+    return app.exec()

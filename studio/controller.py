@@ -1,0 +1,144 @@
+"""Turns the window's intentions into engine requests, and finished jobs into window updates.
+
+It knows which job was submitted for what (candidates of a generation, candidates of a block
+resample, a comparison), so results land in the right place. It holds no widgets: the window
+connects its widgets to these slots and signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage
+
+from engine.api import CompareRequest, GenerateRequest, InpaintRequest, ResampleRequest
+from engine.jobs import JobQueue
+from studio.bridge import EngineBridge
+from studio.document import ImageDocument
+from studio.history import HistoryModel, SessionFolders
+from studio.models.candidates import CandidatesModel
+
+
+@dataclass(frozen=True)
+class _Purpose:
+    kind: str  # "generate" | "resample" | "inpaint" | "compare"
+
+
+class StudioController(QObject):
+    comparison_ready = Signal(object, object)  # CompareResult, CompareRequest
+    message = Signal(str)  # a sentence for the status bar
+    job_failed = Signal(str)
+
+    def __init__(self, queue: JobQueue, bridge: EngineBridge, document: ImageDocument,
+                 candidates: CandidatesModel, history: HistoryModel, folders: SessionFolders, parent=None):
+        super().__init__(parent)
+        self.queue = queue
+        self.document = document
+        self.candidates = candidates
+        self.history = history
+        self.folders = folders
+        self.resample_count = 4
+        self._purposes: dict[int, _Purpose] = {}
+        bridge.progress.connect(self._on_progress)
+        bridge.finished.connect(self._on_finished)
+        bridge.failed.connect(self._on_failed)
+        bridge.cancelled.connect(self._on_cancelled)
+
+    # --- submitting --------------------------------------------------------------------
+
+    def _submit(self, request, kind: str, count: int = 0) -> int:
+        handle = self.queue.submit(request)
+        self._purposes[handle.id] = _Purpose(kind)
+        if kind in ("generate", "resample", "inpaint"):
+            self.candidates.add_pending(handle.id, count, kind)
+        return handle.id
+
+    @Slot(dict)
+    def generate(self, params: dict) -> int:
+        request = GenerateRequest(output_dir=str(self.folders.results_dir()), rerank=True, **params)
+        return self._submit(request, "generate", request.count)
+
+    def _grid(self) -> dict:
+        doc = self.document
+        return {} if doc.has_seeds else {"grid_rows": doc.grid_rows, "grid_cols": doc.grid_cols}
+
+    @Slot(int, int)
+    def resample(self, row: int, col: int) -> int | None:
+        if not self._has_image():
+            return None
+        request = ResampleRequest(image=self.document.path, output_dir=str(self.folders.results_dir()), row=row,
+                                  col=col, seed=_fresh_seed(), count=self.resample_count, **self._grid())
+        return self._submit(request, "resample", request.count)
+
+    @Slot(int, int)
+    def compare(self, row: int, col: int) -> int | None:
+        if not self._has_image():
+            return None
+        request = CompareRequest(image=self.document.path, output_dir=str(self.folders.results_dir()), row=row,
+                                 col=col, seed=_fresh_seed(), **self._grid())
+        return self._submit(request, "compare")
+
+    @Slot()
+    def inpaint_mask(self) -> int | None:
+        if not self._has_image():
+            return None
+        if self.document.mask_is_empty():
+            self.message.emit("Paint a mask first (B for the brush), then inpaint it.")
+            return None
+        mask_path = self.folders.imports_dir() / f"mask-{_fresh_seed()}.png"
+        self.document.save_mask(str(mask_path))
+        request = InpaintRequest(image=self.document.path, output_dir=str(self.folders.results_dir()),
+                                 mask=str(mask_path), seed=_fresh_seed(), count=self.resample_count, **self._grid())
+        return self._submit(request, "inpaint", request.count)
+
+    def _has_image(self) -> bool:
+        if not self.document.path:
+            self.message.emit("Open or generate an image first.")
+            return False
+        return True
+
+    # --- results ------------------------------------------------------------------------
+
+    @Slot(int, int, int, object)
+    def _on_progress(self, job_id: int, step: int, total: int, preview) -> None:
+        if preview is not None and job_id in self._purposes:
+            self.candidates.set_preview(job_id, _qimage(preview))
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result) -> None:
+        purpose = self._purposes.pop(job_id, None)
+        if purpose is None:
+            return
+        if purpose.kind == "compare":
+            self.history.add([result.resample_path, result.inpaint_path])
+            self.comparison_ready.emit(result, self.queue.get(job_id).request)
+            return
+        items = [(image.path, image.seed, getattr(image, "score", None)) for image in result.images]
+        self.candidates.set_results(job_id, items)
+        self.history.add([path for path, _, _ in items])
+        self.message.emit(f"{len(items)} result{'s' if len(items) != 1 else ''} in {result.seconds:.1f} s "
+                          f"— saved to {Path(items[0][0]).parent}")
+
+    @Slot(int, str, str)
+    def _on_failed(self, job_id: int, message: str, kind: str) -> None:
+        if self._purposes.pop(job_id, None) is not None:
+            self.candidates.remove_job(job_id)
+        self.job_failed.emit(message)
+
+    @Slot(int)
+    def _on_cancelled(self, job_id: int) -> None:
+        if self._purposes.pop(job_id, None) is not None:
+            self.candidates.remove_job(job_id)
+
+
+def _fresh_seed() -> int:
+    import os
+
+    return int.from_bytes(os.urandom(4), "little")
+
+
+def _qimage(preview) -> QImage:
+    height, width, _ = preview.shape
+    return QImage(preview.tobytes(), width, height, 3 * width, QImage.Format_RGB888).copy()

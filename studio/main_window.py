@@ -1,0 +1,311 @@
+"""The main window: canvas in the middle, prompt on the left, queue and history on the right,
+candidates along the bottom. It arranges widgets and actions; the controller does the work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QListView, QMainWindow, QMessageBox, QSpinBox, QStackedWidget, QToolBar,
+)
+
+from engine.errors import StudioError
+from engine.models.registry import ModelRegistry, vae_scale_factor
+from studio.controller import StudioController
+from studio.document import ImageDocument
+from studio.history import HistoryModel
+from studio.icons import icon
+from studio.models.candidates import CandidatesModel
+from studio.models.job_list import JobListModel
+from studio.status import StudioStatusBar
+from studio.widgets.candidates_strip import CandidatesStrip
+from studio.widgets.canvas import CanvasView
+from studio.widgets.compare_view import CompareView
+from studio.widgets.prompt_panel import PromptPanel
+from studio.widgets.queue_panel import QueuePanel
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, controller: StudioController, registry: ModelRegistry, job_list: JobListModel,
+                 settings: QSettings, device: str):
+        super().__init__()
+        self.setWindowTitle("Latent Studio")
+        self.setWindowIcon(icon("app"))
+        self.setObjectName("MainWindow")
+        self.controller = controller
+        self.registry = registry
+        self.document: ImageDocument = controller.document
+        self.settings = settings
+
+        self.canvas = CanvasView(self.document)
+        self.compare_view = CompareView()
+        self.centre = QStackedWidget()
+        self.centre.addWidget(self.canvas)
+        self.centre.addWidget(self.compare_view)
+        self.setCentralWidget(self.centre)
+
+        self.prompt_panel = PromptPanel()
+        self.prompt_panel.set_models([spec for spec in registry.list() if spec.is_image_model])
+        self.candidates_strip = CandidatesStrip()
+        self.candidates_strip.setModel(controller.candidates)
+        self.queue_panel = QueuePanel(job_list, controller.queue)
+        self.history_view = self._history_view(controller.history)
+
+        self._dock("Prompt", "PromptDock", self.prompt_panel, Qt.LeftDockWidgetArea)
+        self._dock("Candidates", "CandidatesDock", self.candidates_strip, Qt.BottomDockWidgetArea)
+        queue_dock = self._dock("Queue", "QueueDock", self.queue_panel, Qt.RightDockWidgetArea)
+        history_dock = self._dock("History", "HistoryDock", self.history_view, Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(queue_dock, history_dock)
+        queue_dock.raise_()
+
+        self.status = StudioStatusBar(device)
+        self.setStatusBar(self.status)
+        self._build_actions()
+        self._connect()
+        self._restore()
+
+    # --- construction ----------------------------------------------------------------------
+
+    def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _history_view(self, model: HistoryModel) -> QListView:
+        view = QListView()
+        view.setObjectName("HistoryView")
+        view.setViewMode(QListView.IconMode)
+        view.setResizeMode(QListView.Adjust)
+        view.setMovement(QListView.Static)
+        view.setSpacing(4)
+        view.setModel(model)
+        view.setToolTip("Every result of this and earlier sessions; click one to open it on the canvas")
+        view.clicked.connect(lambda index: self.open_path(model.path_at(index.row())))
+        return view
+
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, checkable=False) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setToolTip(f"{text} ({QKeySequence(shortcut).toString(QKeySequence.NativeText)})")
+        action.setCheckable(checkable)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        undo = self.document.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.Undo)
+        undo.setIcon(icon("undo"))
+        redo = self.document.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        redo.setIcon(icon("redo"))
+        for action in (undo, redo):
+            action.setToolTip(f"{action.text()} ({action.shortcut().toString(QKeySequence.NativeText)})")
+
+        self.open_action = self._action("Open image…", self.open_dialog, QKeySequence.Open, "open")
+        self.save_action = self._action("Save PNG as…", self.save_dialog, QKeySequence.Save, "save")
+        self.resample_action = self._action("Resample block", self.resample_selected, "R", "resample")
+        self.compare_action = self._action("Compare with inpainting", self.compare_selected, "C", "compare")
+        self.inpaint_action = self._action("Inpaint mask", self.controller.inpaint_mask, "Ctrl+I", "inpaint")
+        zoom_in = self._action("Zoom in", self.canvas.zoom_in, "Ctrl+=", "zoom-in")
+        zoom_out = self._action("Zoom out", self.canvas.zoom_out, "Ctrl+-", "zoom-out")
+        fit = self._action("Fit", self.canvas.fit, "Ctrl+0", "zoom-fit")
+        actual = self._action("100%", self.canvas.actual_size, "Ctrl+1", "zoom-actual")
+        self.grid_action = self._action("Latent grid", self.canvas.set_grid_visible, "G", "grid", checkable=True)
+        self.grid_action.setChecked(self.canvas.grid_visible)
+        brush = self._action("Brush", lambda on: on and self.canvas.set_tool("brush"), "B", "brush", checkable=True)
+        eraser = self._action("Eraser", lambda on: on and self.canvas.set_tool("eraser"), "E", "eraser",
+                              checkable=True)
+        select = self._action("Select block", lambda on: on and self.canvas.set_tool("select"), "V", "grid",
+                              checkable=True)
+        from PySide6.QtGui import QActionGroup
+
+        tools = QActionGroup(self)
+        for action in (select, brush, eraser):
+            tools.addAction(action)
+        select.setChecked(True)
+        # the canvas also switches tools and the grid from its own keys; keep the toolbar in step
+        tool_actions = {"select": select, "brush": brush, "eraser": eraser}
+        self.canvas.tool_changed.connect(lambda tool: tool_actions[tool].setChecked(True))
+        self.canvas.grid_visible_changed.connect(self.grid_action.setChecked)
+
+        self.count_box = QSpinBox(minimum=1, maximum=16, value=self.controller.resample_count)
+        self.count_box.setToolTip("Candidates per block resample or inpaint")
+        self.count_box.setPrefix("×")
+        self.count_box.valueChanged.connect(lambda value: setattr(self.controller, "resample_count", value))
+
+        toolbar = QToolBar("Tools", self)
+        toolbar.setObjectName("ToolsBar")
+        toolbar.setMovable(False)
+        for item in (self.open_action, self.save_action, None, undo, redo, None, select, brush, eraser, None,
+                     self.resample_action, self.count_box, self.compare_action, self.inpaint_action, None,
+                     self.grid_action, zoom_in, zoom_out, fit, actual):
+            if item is None:
+                toolbar.addSeparator()
+            elif isinstance(item, QAction):
+                toolbar.addAction(item)
+            else:
+                toolbar.addWidget(item)
+        self.addToolBar(Qt.TopToolBarArea, toolbar)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.open_action, self.save_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Quit", self.close, QKeySequence.Quit))
+        edit_menu = menu.addMenu("&Edit")
+        edit_menu.addActions([undo, redo])
+        edit_menu.addAction(self._action("Clear mask", self.document.clear_mask))
+        view_menu = menu.addMenu("&View")
+        view_menu.addActions([self.grid_action, zoom_in, zoom_out, fit, actual])
+        image_menu = menu.addMenu("&Image")
+        image_menu.addActions([self.resample_action, self.compare_action, self.inpaint_action])
+        queue_menu = menu.addMenu("&Queue")
+        panel = self.queue_panel
+        # the panel's own actions, so the menu and the panel can never disagree about the queue
+        queue_menu.addActions([panel.pause_action, panel.cancel_action, panel.front_action, panel.retry_action,
+                               panel.clear_action])
+
+    def _connect(self) -> None:
+        controller = self.controller
+        self.prompt_panel.generate_requested.connect(controller.generate)
+        self.prompt_panel.generate_requested.connect(lambda params: self.status.set_model(params["model"]))
+        self.candidates_strip.candidate_chosen.connect(self.keep_result)
+        self.canvas.resample_requested.connect(controller.resample)
+        self.canvas.compare_requested.connect(controller.compare)
+        self.canvas.image_dropped.connect(self.open_path)
+        self.canvas.image_pasted.connect(self.open_pasted)
+        self.compare_view.keep_requested.connect(self.keep_result)
+        self.compare_view.closed.connect(lambda: self.centre.setCurrentWidget(self.canvas))
+        controller.comparison_ready.connect(self.show_comparison)
+        controller.message.connect(lambda text: self.status.showMessage(text, 8000))
+        controller.job_failed.connect(lambda text: self.status.showMessage(f"Failed: {text}", 12000))
+        self.document.image_changed.connect(self._on_image_changed)
+
+    # --- actions ---------------------------------------------------------------------------
+
+    @Slot()
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", str(Path.home()), IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    @Slot(str)
+    def open_path(self, path: str) -> None:
+        try:
+            self.document.open_image(path)
+        except StudioError as exc:
+            QMessageBox.warning(self, "Cannot open image", str(exc))
+            return
+        self.centre.setCurrentWidget(self.canvas)
+
+    @Slot(QImage)
+    def open_pasted(self, image: QImage) -> None:
+        from engine.atomic import atomic_path
+
+        target = self.controller.folders.imports_dir() / f"pasted-{id(image):x}.png"
+        with atomic_path(target) as tmp:
+            image.convertToFormat(QImage.Format_RGB888).save(str(tmp), "PNG")
+        self.open_path(str(target))
+
+    @Slot()
+    def save_dialog(self) -> None:
+        if not self.document.path:
+            self.status.showMessage("Nothing to save yet.", 5000)
+            return
+        suggested = str(Path.home() / Path(self.document.path).name)
+        path, _ = QFileDialog.getSaveFileName(self, "Save PNG", suggested, "PNG (*.png)")
+        if path:
+            try:
+                self.document.save_png(path)
+            except (StudioError, OSError) as exc:
+                QMessageBox.warning(self, "Cannot save", str(exc))
+
+    @Slot(str)
+    def keep_result(self, path: str) -> None:
+        try:
+            self.document.replace_image(path)
+        except StudioError as exc:
+            QMessageBox.warning(self, "Cannot open result", str(exc))
+            return
+        self.centre.setCurrentWidget(self.canvas)
+
+    def _selected_cell(self):
+        cell = self.document.selected_cell
+        if cell is None:
+            self.status.showMessage("Select a block first: click it, or use the arrow keys.", 6000)
+        return cell
+
+    @Slot()
+    def resample_selected(self) -> None:
+        cell = self._selected_cell()
+        if cell is not None:
+            self.controller.resample(*cell)
+
+    @Slot()
+    def compare_selected(self) -> None:
+        cell = self._selected_cell()
+        if cell is not None:
+            self.controller.compare(*cell)
+
+    @Slot(object, object)
+    def show_comparison(self, result, request) -> None:
+        from PySide6.QtCore import QRect
+
+        doc = self.document
+        rect = doc.cell_rect(request.row, request.col) if doc.path == request.image else QRect()
+        self.compare_view.show_comparison(request.image, result.resample_path, result.inpaint_path,
+                                          result.resample_metrics, result.inpaint_metrics, result.heatmaps, rect)
+        self.centre.setCurrentWidget(self.compare_view)
+
+    @Slot()
+    def _on_image_changed(self) -> None:
+        path = self.document.path
+        if not path:
+            return
+        from engine.edits import read_recorded
+
+        try:
+            recorded = read_recorded(path)[1].model or self.prompt_panel.settings().get("model")
+            spec = self.registry.resolve(recorded)
+            self.document.vae_factor = vae_scale_factor(spec)
+        except (StudioError, OSError):
+            pass  # unknown model: keep the current factor; the engine will say what is wrong if used
+        self.setWindowTitle(f"{Path(path).name} — Latent Studio")
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 880)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        prompt = self.settings.value("prompt/settings")
+        if isinstance(prompt, dict):
+            self.prompt_panel.restore(prompt)
+        self.grid_action.setChecked(self.settings.value("view/grid", True, type=bool))
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("prompt/settings", self.prompt_panel.settings())
+        self.settings.setValue("view/grid", self.grid_action.isChecked())
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:
+        self.save_settings()
+        super().closeEvent(event)

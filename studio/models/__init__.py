@@ -1,0 +1,1 @@
+"""Qt item models (view-models) over engine data: job list, candidates, timeline."""

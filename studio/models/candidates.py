@@ -1,0 +1,281 @@
+"""CandidatesModel: the strip of results a job produced, newest batch first, placeholders while it runs.
+
+A job adds `count` pending placeholders; progress previews land on them; when the job finishes its
+placeholders become finished candidates in the engine's order (best first when scored). Finished
+items carry a thumbnail of at most THUMBNAIL_SIZE px, decoded off the GUI thread so a batch of
+large PNGs never stalls the event loop; until it arrives the item shows the job's last preview.
+A cancelled or failed job is removed; late thumbnails of removed items are dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QImage, QImageReader
+
+THUMBNAIL_SIZE = 128
+KINDS = ("generate", "resample", "inpaint")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One item of the strip: a placeholder while `path` is None, a finished image otherwise."""
+
+    job_id: int
+    index: int  # position within its job: the rank (0 = best) once finished and scored
+    kind: str  # "generate" | "resample" | "inpaint"
+    path: str | None = None
+    seed: int | None = None
+    score: float | None = None
+    preview: QImage | None = None
+    thumbnail: QImage | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.path is None
+
+
+def load_thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QImage:
+    """`path` decoded and fitted into size x size (smooth when shrinking); a null QImage if unreadable.
+
+    Images already smaller are kept as they are: the view scales them up nearest-neighbour, which
+    keeps a 64 x 64 result crisp and the model small.
+    """
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    image = reader.read()
+    if image.isNull():
+        return QImage()
+    if image.width() > size or image.height() > size:
+        image = image.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+    return image.convertToFormat(QImage.Format_ARGB32_Premultiplied)
+
+
+class _ThumbnailSignals(QObject):
+    # token, path, image; emitted from a loader thread, delivered queued on the GUI thread
+    loaded = Signal(int, str, QImage)
+
+
+class CandidatesModel(QAbstractListModel):
+    """Items are `Candidate`s; row 0 is the newest batch's first item.
+
+    Previews: `set_preview(job_id, image)` shows `image` on the job's first pending item — the
+    engine renders candidates one after another and reports one preview stream per job, so the
+    first placeholder stands for "the one being drawn now" and the others show "…". Pass `index`
+    to put a preview on a particular placeholder instead.
+    """
+
+    PathRole = Qt.UserRole + 1
+    SeedRole = Qt.UserRole + 2
+    ScoreRole = Qt.UserRole + 3
+    KindRole = Qt.UserRole + 4
+    JobIdRole = Qt.UserRole + 5
+    PendingRole = Qt.UserRole + 6
+    IndexRole = Qt.UserRole + 7
+    CandidateRole = Qt.UserRole + 8  # the whole Candidate
+    DecorationRole = Qt.DecorationRole  # thumbnail, else preview, else None
+
+    def __init__(self, parent: QObject | None = None, async_thumbnails: bool = True):
+        super().__init__(parent)
+        self._items: list[Candidate] = []
+        self._async = async_thumbnails
+        self._tokens = itertools.count(1)
+        self._pending_loads: dict[int, tuple[int, str]] = {}  # token -> (job id, path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._signals = _ThumbnailSignals(self)
+        self._signals.loaded.connect(self._on_thumbnail_loaded, Qt.QueuedConnection)
+
+    # --- Qt model API ------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._items)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role == Qt.DecorationRole:
+            return item.thumbnail if item.thumbnail is not None else item.preview
+        if role == self.PathRole:
+            return item.path
+        if role == self.SeedRole:
+            return item.seed
+        if role == self.ScoreRole:
+            return item.score
+        if role == self.KindRole:
+            return item.kind
+        if role == self.JobIdRole:
+            return item.job_id
+        if role == self.PendingRole:
+            return item.pending
+        if role == self.IndexRole:
+            return item.index
+        if role == self.CandidateRole:
+            return item
+        if role == Qt.ToolTipRole:
+            return _tooltip(item)
+        if role == Qt.SizeHintRole:
+            return QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+        if role == Qt.AccessibleTextRole:
+            return _tooltip(item).replace("\n", ", ")
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.NoItemFlags
+        if self._items[index.row()].pending:
+            return Qt.ItemIsEnabled  # visible, not selectable: there is nothing to choose yet
+        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+
+    def roleNames(self) -> dict[int, bytes]:
+        names = super().roleNames()
+        names.update({self.PathRole: b"path", self.SeedRole: b"seed", self.ScoreRole: b"score",
+                      self.KindRole: b"kind", self.JobIdRole: b"jobId", self.PendingRole: b"pending",
+                      self.IndexRole: b"index"})
+        return names
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def candidate(self, row: int) -> Candidate:
+        return self._items[row]
+
+    def candidates(self) -> list[Candidate]:
+        return list(self._items)
+
+    def job_rows(self, job_id: int) -> list[int]:
+        return [row for row, item in enumerate(self._items) if item.job_id == job_id]
+
+    def has_pending(self) -> bool:
+        return any(item.pending for item in self._items)
+
+    # --- editing -----------------------------------------------------------------------------
+
+    def add_pending(self, job_id: int, count: int, kind: str = "generate") -> None:
+        """`count` placeholders for `job_id` at the front of the strip."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        count = int(count)
+        if count < 1:
+            return
+        self.beginInsertRows(QModelIndex(), 0, count - 1)
+        self._items[0:0] = [Candidate(job_id, i, kind) for i in range(count)]
+        self.endInsertRows()
+
+    def set_preview(self, job_id: int, image: QImage, index: int | None = None) -> None:
+        """The live preview of a running job, on its first pending item (or placeholder `index`)."""
+        for row, item in enumerate(self._items):
+            if item.job_id == job_id and item.pending and (index is None or item.index == index):
+                self._items[row] = replace(item, preview=QImage(image))
+                self._changed(row, [Qt.DecorationRole])
+                return
+
+    def set_results(self, job_id: int, results: Iterable[tuple[str, int | None, float | None]]) -> None:
+        """Replace the job's placeholders with finished items, in the given order (best first).
+
+        Rows are reused in place where the counts match, so views keep their scroll position; a
+        job the model has never seen is inserted at the front. Each finished item keeps the job's
+        last preview as its picture until its thumbnail is loaded.
+        """
+        results = [(str(path), None if seed is None else int(seed), None if score is None else float(score))
+                   for path, seed, score in results]
+        rows = self.job_rows(job_id)
+        kind = self._items[rows[0]].kind if rows else "generate"
+        previews = [self._items[row].preview for row in rows if self._items[row].preview is not None]
+        fallback = previews[-1] if previews else None
+        finished = [Candidate(job_id, i, kind, path, seed, score, preview=fallback)
+                    for i, (path, seed, score) in enumerate(results)]
+        if not self._async:
+            finished = [replace(item, thumbnail=load_thumbnail(item.path)) for item in finished]
+
+        start = rows[0] if rows else 0
+        # placeholders of one job are contiguous (added together); only ever replace that block
+        rows = list(range(start, start + len(rows)))
+        shared = min(len(rows), len(finished))
+        for offset in range(shared):
+            self._items[start + offset] = finished[offset]
+        if shared:
+            self.dataChanged.emit(self.index(start), self.index(start + shared - 1))
+        if len(finished) > len(rows):
+            first = start + shared
+            self.beginInsertRows(QModelIndex(), first, first + len(finished) - shared - 1)
+            self._items[first:first] = finished[shared:]
+            self.endInsertRows()
+        elif len(rows) > len(finished):
+            first = start + shared
+            self.beginRemoveRows(QModelIndex(), first, start + len(rows) - 1)
+            del self._items[first:start + len(rows)]
+            self.endRemoveRows()
+        if self._async:
+            for item in finished:
+                self._load_async(job_id, item.path)
+
+    def remove_job(self, job_id: int) -> None:
+        """Drop every item of `job_id` (a cancelled or failed job)."""
+        for row in reversed(self.job_rows(job_id)):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._items[row]
+            self.endRemoveRows()
+        self._pending_loads = {t: key for t, key in self._pending_loads.items() if key[0] != job_id}
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._items.clear()
+        self._pending_loads.clear()
+        self.endResetModel()
+
+    def wait_for_thumbnails(self) -> None:
+        """Block until queued thumbnail decodes are done (their results still arrive as events)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _changed(self, row: int, roles: list[int]) -> None:
+        index = self.index(row)
+        self.dataChanged.emit(index, index, roles)
+
+    def _load_async(self, job_id: int, path: str) -> None:
+        if self._executor is None:
+            # Two threads: thumbnails are short decodes, and the machine has other work to do.
+            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="thumbnails")
+        token = next(self._tokens)
+        self._pending_loads[token] = (job_id, path)
+        signals = self._signals
+
+        def work() -> None:
+            image = load_thumbnail(path)
+            try:
+                signals.loaded.emit(token, path, image)
+            except RuntimeError:
+                pass  # the model is gone; nobody wants this thumbnail any more
+
+        self._executor.submit(work)
+
+    @Slot(int, str, QImage)
+    def _on_thumbnail_loaded(self, token: int, path: str, image: QImage) -> None:
+        key = self._pending_loads.pop(token, None)
+        if key is None:
+            return  # removed or cleared meanwhile: a late result is dropped
+        job_id, _ = key
+        for row, item in enumerate(self._items):
+            if item.job_id == job_id and item.path == path and item.thumbnail is None:
+                # an unreadable file keeps its preview (or the placeholder) rather than a blank
+                self._items[row] = replace(item, thumbnail=None if image.isNull() else image,
+                                           preview=item.preview if image.isNull() else None)
+                self._changed(row, [Qt.DecorationRole])
+
+
+def _tooltip(item: Candidate) -> str:
+    if item.pending:
+        return f"{item.kind.capitalize()} — in progress (job {item.job_id}, candidate {item.index + 1})"
+    lines = []
+    if item.score is not None:
+        lines.append(f"#{item.index + 1} · score {item.score:.2f}")
+    lines.append(f"Seed {item.seed}" if item.seed is not None else "Seed unknown")
+    lines.append(item.path or "")
+    return "\n".join(lines)
