@@ -1,0 +1,83 @@
+"""Longest GUI event-loop stall while 4 candidates generate and a compare runs (issue 5).
+
+    QT_QPA_PLATFORM=offscreen python tests/benchmarks/bench_gui_stall.py [--model toy-scenes] [--out FILE]
+
+A 5 ms QTimer probe records the gaps between its ticks; prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="toy-scenes")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from engine.models.registry import ModelRegistry
+    from studio.app import build_studio
+    from studio.stall_probe import StallProbe
+    from studio.theme import apply_dark_theme
+
+    app = QApplication([])
+    apply_dark_theme(app)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-stall-"))
+    studio = build_studio(registry=ModelRegistry(), data_dir=tmp, settings=QSettings(str(tmp / "s.ini"),
+                                                                                     QSettings.IniFormat))
+    studio.window.show()
+    controller = studio.controller
+
+    def wait_all():
+        while not all(job.done for job in studio.queue.jobs()):
+            app.processEvents()
+            time.sleep(0.001)
+
+    params = dict(prompt="a red circle on the left on a black background", negative_prompt="", model=args.model,
+                  width=None, height=None, steps=None, guidance=None, scheduler=None, seed=1, count=1,
+                  grid_rows=4, grid_cols=4)
+    controller.generate(params)
+    wait_all()
+    studio.window.document.open_image(studio.queue.jobs()[0].result.images[0].path)
+
+    probe = StallProbe()
+    probe.start()
+    started = time.perf_counter()
+    controller.generate(dict(params, seed=2, count=4))
+    controller.compare(1, 1)
+    wait_all()
+    elapsed = time.perf_counter() - started
+    probe.stop()
+    report = {
+        "benchmark": "gui_stall",
+        "model": args.model,
+        "work": "generate x4 + compare",
+        "work_seconds": elapsed,
+        "ticks": len(probe.gaps_ms),
+        "longest_stall_ms": probe.longest_stall_ms,
+        "p99_stall_ms": probe.percentile_ms(0.99),
+        "median_gap_ms": probe.percentile_ms(0.5) + probe.interval_ms,
+    }
+    studio.shutdown()
+    text = json.dumps(report, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
