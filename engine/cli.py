@@ -108,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate a few images with the bundled model and say where they are")
     demo.add_argument("--out", default=None)
     _add_json(demo)
+
+    evaluate = sub.add_parser("eval", help="grade the toy-scenes model and scorer on captions from its grammar")
+    evaluate.add_argument("model", nargs="?", default=None, help="image model (default: the bundled toy-scenes)")
+    evaluate.add_argument("--scorer", default="toy-scenes-clip", help="CLIP scorer (default: toy-scenes-clip)")
+    evaluate.add_argument("--samples", type=int, default=60, help="captions, one image each (default 60)")
+    evaluate.add_argument("--scorer-samples", type=int, default=None, help="rendered scenes for scorer top-1 "
+                          "(default: --samples)")
+    evaluate.add_argument("--rerank-samples", type=int, default=None, help="captions with 8 reranked candidates "
+                          "(default: samples / 6)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--out", default=None, help="keep the images, a contact sheet and per-image checks here")
+    _add_json(evaluate)
     return parser
 
 
@@ -251,16 +263,20 @@ def _edit_json(result) -> dict:
     return {"images": [{"path": i.path, "seed": i.seed} for i in result.images], "seconds": result.seconds}
 
 
+def _run_edit(request, args, seed_label: str) -> dict:
+    result = run_job(request, _make_cache(), show_progress=not args.json)
+    if not args.json:
+        for image in result.images:
+            print(f"{image.path}  {seed_label} {image.seed}")
+    return _edit_json(result)
+
+
 def cmd_resample(args) -> dict:
     from engine.api import ResampleRequest
 
     request = ResampleRequest(count=args.count, radius=args.radius, strength=args.strength, context=args.context,
                               **_edit_fields(args))
-    result = run_job(request, _make_cache(), show_progress=not args.json)
-    if not args.json:
-        for image in result.images:
-            print(f"{image.path}  cell seed {image.seed}")
-    return _edit_json(result)
+    return _run_edit(request, args, "cell seed")
 
 
 def cmd_inpaint(args) -> dict:
@@ -268,11 +284,7 @@ def cmd_inpaint(args) -> dict:
 
     mask = str(Path(args.mask).resolve()) if args.mask else None
     request = InpaintRequest(count=args.count, mask=mask, **_edit_fields(args))
-    result = run_job(request, _make_cache(), show_progress=not args.json)
-    if not args.json:
-        for image in result.images:
-            print(f"{image.path}  seed {image.seed}")
-    return _edit_json(result)
+    return _run_edit(request, args, "seed")
 
 
 def cmd_compare(args) -> dict:
@@ -315,6 +327,41 @@ def cmd_demo(args) -> dict:
     return {"model": spec.id, "out": str(out), "images": images, "seconds": seconds}
 
 
+def cmd_eval(args) -> dict:
+    from engine.toy.evaluate import evaluate
+
+    models = _make_cache()
+    model = args.model or models.registry.default_image_model().id
+
+    def progress(stage: str, done: int, total: int) -> None:
+        print(f"\r{stage} {done}/{total}   ", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    report = evaluate(
+        models, model_id=model, scorer_id=args.scorer, samples=args.samples, seed=args.seed,
+        out_dir=str(Path(args.out).resolve()) if args.out else None, scorer_samples=args.scorer_samples,
+        rerank_samples=args.rerank_samples, progress=None if args.json else progress,
+    )
+    if not args.json:
+        acc = report["accuracy"]
+
+        def show(value):
+            return "  n/a" if value is None else f"{value:5.2f}"
+
+        print(f"{report['model']} (scorer {report['scorer']}), seed {report['seed']}")
+        print(f"one object  ({report['samples']['single']:3d}): colour+position {show(acc['single']['colour_position'])}"
+              f"  shape {show(acc['single']['shape'])}  size {show(acc['single']['size'])}"
+              f"  all {show(acc['single']['all_correct'])}")
+        print(f"two objects ({report['samples']['two']:3d}): both colour+position "
+              f"{show(acc['two']['both_colour_position'])}  all {show(acc['two']['all_correct'])}")
+        print(f"background {show(acc['background'])}   scorer top-1 {show(report['scorer_top1'])}   "
+              f"rerank: top {show(report['rerank']['reranked'])} vs random {show(report['rerank']['random'])}")
+        print(f"{report['seconds_per_image']:.2f} s per image; targets met: "
+              + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in report["meets_targets"].items()))
+        if report["contact_sheet"]:
+            print(f"contact sheet: {report['contact_sheet']}")
+    return report
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "generate": cmd_generate,
     "regenerate": cmd_regenerate,
@@ -322,6 +369,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "inpaint": cmd_inpaint,
     "compare": cmd_compare,
     "demo": cmd_demo,
+    "eval": cmd_eval,
 }
 
 

@@ -216,3 +216,4 @@ def output_path(output_dir: str | Path, stem: str) -> Path:
 def settings_json(settings: EditSettings) -> dict:
     return {name: getattr(settings, name) for name in EditSettings.__dataclass_fields__}
 
+

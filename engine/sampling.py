@@ -186,3 +186,18 @@ def _decode_with(vae, latents, shift, dtype):
     finally:
         if dtype != original:
             vae.to(original)
+
+
+def candidate_progress(context, index: int, count: int, previewer=None):
+    """A step callback mapping candidate `index`'s steps onto one bar for all `count` candidates.
+
+    It is also the cancel point between denoising steps; `previewer` (latents -> small RGB
+    array) makes the cheap live preview.
+    """
+
+    def on_step(step: int, total: int, latents) -> None:
+        preview = previewer(latents) if previewer is not None else None
+        context.report(index * total + step, count * total, preview)
+        context.check_cancelled()
+
+    return on_step

@@ -30,6 +30,7 @@ class StudioController(QObject):
     comparison_ready = Signal(object, object)  # CompareResult, CompareRequest
     message = Signal(str)  # a sentence for the status bar
     job_failed = Signal(str)
+    model_in_use = Signal(str)  # the model of the latest generation, for the status bar
 
     def __init__(self, queue: JobQueue, bridge: EngineBridge, document: ImageDocument,
                  candidates: CandidatesModel, history: HistoryModel, folders: SessionFolders, parent=None):
@@ -58,6 +59,7 @@ class StudioController(QObject):
     @Slot(dict)
     def generate(self, params: dict) -> int:
         request = GenerateRequest(output_dir=str(self.folders.results_dir()), rerank=True, **params)
+        self.model_in_use.emit(Path(request.model).name)
         return self._submit(request, "generate", request.count)
 
     def _grid(self) -> dict:

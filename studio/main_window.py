@@ -17,7 +17,6 @@ from studio.controller import StudioController
 from studio.document import ImageDocument
 from studio.history import HistoryModel
 from studio.icons import icon
-from studio.models.candidates import CandidatesModel
 from studio.models.job_list import JobListModel
 from studio.status import StudioStatusBar
 from studio.widgets.candidates_strip import CandidatesStrip
@@ -126,7 +125,7 @@ class MainWindow(QMainWindow):
         brush = self._action("Brush", lambda on: on and self.canvas.set_tool("brush"), "B", "brush", checkable=True)
         eraser = self._action("Eraser", lambda on: on and self.canvas.set_tool("eraser"), "E", "eraser",
                               checkable=True)
-        select = self._action("Select block", lambda on: on and self.canvas.set_tool("select"), "V", "grid",
+        select = self._action("Select block", lambda on: on and self.canvas.set_tool("select"), "V", "select",
                               checkable=True)
         from PySide6.QtGui import QActionGroup
 
@@ -179,7 +178,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         controller = self.controller
         self.prompt_panel.generate_requested.connect(controller.generate)
-        self.prompt_panel.generate_requested.connect(lambda params: self.status.set_model(params["model"]))
+        controller.model_in_use.connect(self.status.set_model)
         self.candidates_strip.candidate_chosen.connect(self.keep_result)
         self.canvas.resample_requested.connect(controller.resample)
         self.canvas.compare_requested.connect(controller.compare)

@@ -56,7 +56,7 @@ def run(request: GenerateRequest, context) -> GenerateResult:
         latents = sampling.initial_latents(pipe, noise, init_latents, timesteps)
         latents = sampling.denoise(
             pipe, cond, latents, timesteps, generator=_step_generator(seed),
-            on_step=_progress(context, index, request.count, previewer),
+            on_step=sampling.candidate_progress(context, index, request.count, previewer),
         )
         context.check_cancelled()
         pixels = sampling.decode(pipe, latents)
@@ -112,15 +112,6 @@ def _step_generator(seed: int):
     import torch
 
     return torch.Generator(device="cpu").manual_seed(seed)
-
-
-def _progress(context, index: int, count: int, previewer):
-    def on_step(step: int, total: int, latents) -> None:
-        preview = previewer(latents) if previewer is not None else None
-        context.report(index * total + step, count * total, preview)
-        context.check_cancelled()
-
-    return on_step
 
 
 def _slug(text: str, limit: int = 40) -> str:

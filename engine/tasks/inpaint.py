@@ -46,7 +46,7 @@ def run(request: InpaintRequest, context) -> EditResult:
         context.check_cancelled()
         seed = request.seed + index
         pixels = inpaint_pixels(prepared, mask, seed, request.strength, request.feather,
-                                on_step=_progress(context, index, request.count))
+                                on_step=sampling.candidate_progress(context, index, request.count))
         filled = replace(request, count=1, seed=seed, grid_rows=prepared.rows, grid_cols=prepared.cols,
                          settings=prepared.settings)
         path = _save(pixels, request, filled, prepared, seed)
@@ -119,14 +119,6 @@ def feathered_alpha(mask: np.ndarray, feather: int) -> np.ndarray:
 def _max_pool(mask: np.ndarray, factor: int) -> np.ndarray:
     h, w = mask.shape
     return mask.reshape(h // factor, factor, w // factor, factor).any(axis=(1, 3))
-
-
-def _progress(context, index: int, count: int):
-    def on_step(step: int, total: int, latents) -> None:
-        context.report(index * total + step, count * total)
-        context.check_cancelled()
-
-    return on_step
 
 
 def _save(pixels, request: InpaintRequest, filled: InpaintRequest, prepared: PreparedEdit, seed: int) -> Path:

@@ -95,7 +95,7 @@ def run(request: ResampleRequest, context) -> EditResult:
         cell_seed = request.cell_seeds[index] if request.cell_seeds else cell_seed_for(request.seed + index)
         grid = source_grid.with_seed(request.row, request.col, cell_seed)
         pixels = resample_pixels(prepared, block, grid, radius_px, strength, request.context,
-                                 on_step=_progress(context, index, request.count))
+                                 on_step=sampling.candidate_progress(context, index, request.count))
         filled = replace(
             request, count=1, cell_seeds=(cell_seed,), strength=strength, radius=radius_px,
             grid_rows=prepared.rows, grid_cols=prepared.cols, grid_seeds=source_grid, settings=prepared.settings,
@@ -156,14 +156,6 @@ def threshold_hold(scheduler, original, noise, free_map, timesteps):
         return torch.where(free, latents, held.to(latents.dtype))
 
     return hook
-
-
-def _progress(context, index: int, count: int):
-    def on_step(step: int, total: int, latents) -> None:
-        context.report(index * total + step, count * total)
-        context.check_cancelled()
-
-    return on_step
 
 
 def _save(pixels: np.ndarray, request: ResampleRequest, filled: ResampleRequest, grid, prepared, cell_seed: int):

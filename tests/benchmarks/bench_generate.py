@@ -8,28 +8,14 @@ Prints one JSON object. With no --model it writes the tiny SD 1.x kit to a tempo
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-class _Direct:
-    def __init__(self, models):
-        self.models = models
-
-    def report(self, *args):
-        pass
-
-    def check_cancelled(self):
-        pass
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import direct_context, emit, machine  # noqa: E402
 
 
 def main() -> None:
@@ -61,11 +47,11 @@ def main() -> None:
         return GenerateRequest(prompt="a red circle on the left on a black background", output_dir=str(tmp / folder),
                                model=model, seed=i, steps=args.steps, width=args.size, height=args.size, rerank=False)
 
-    run(request(999, "warmup"), _Direct(models))
+    run(request(999, "warmup"), direct_context(models))
     direct = []
     for i in range(args.images):
         started = time.perf_counter()
-        run(request(i, "direct"), _Direct(models))
+        run(request(i, "direct"), direct_context(models))
         direct.append(time.perf_counter() - started)
     queued = []
     with JobQueue(models=models) as queue:
@@ -81,15 +67,12 @@ def main() -> None:
         "steps": args.steps or spec.default_steps,
         "size": args.size or spec.size()[0],
         "images": args.images,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "device": models.device},
+        "machine": machine(models.device),
         "direct_seconds_per_image": {"median": statistics.median(direct), "min": min(direct)},
         "queued_seconds_per_image": {"median": statistics.median(queued), "min": min(queued)},
         "queue_to_direct_ratio": statistics.median(queued) / statistics.median(direct),
     }
-    text = json.dumps(report, indent=2)
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,15 @@ A 5 ms QTimer probe records the gaps between its ticks; prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit  # noqa: E402
 
 
 def main() -> None:
@@ -73,10 +72,7 @@ def main() -> None:
         "median_gap_ms": probe.percentile_ms(0.5) + probe.interval_ms,
     }
     studio.shutdown()
-    text = json.dumps(report, indent=2)
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

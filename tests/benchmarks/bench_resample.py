@@ -12,18 +12,15 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import direct_context, emit, machine  # noqa: E402
 
 PROMPTS = [
     "a large red circle on the left on a black background",
@@ -32,17 +29,6 @@ PROMPTS = [
     "a green circle on the right and a purple square on the left on a white background",
     "a small orange triangle at the bottom on a black background",
 ]
-
-
-class _Direct:
-    def __init__(self, models):
-        self.models = models
-
-    def report(self, *args):
-        pass
-
-    def check_cancelled(self):
-        pass
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -74,7 +60,7 @@ def main() -> None:
     models = ModelCache(ModelRegistry())
     spec = models.registry.resolve(args.model)
     models.pipeline(spec)
-    ctx = _Direct(models)
+    ctx = direct_context(models)
 
     # --- cost ---------------------------------------------------------------------------
     base = generate.run(GenerateRequest(prompt=PROMPTS[0], output_dir=str(tmp / "cost"), model=args.model, seed=1,
@@ -120,16 +106,13 @@ def main() -> None:
     report = {
         "benchmark": "resample",
         "model": spec.id,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "device": models.device},
+        "machine": machine(models.device),
         "cost": cost,
         "quality": {"images": args.images, "blocks_per_image": args.blocks, "grid": "4x4", "context": "full",
                     "mean": table},
         "example_side_by_side": str(next((tmp / "quality").glob("*side-by-side.png"))),
     }
-    text = json.dumps(report, indent=2)
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def test_schedulers_by_name_are_reproducible(tmp_path, direct_context, scheduler
     a = run(request(tmp_path / "a", scheduler=scheduler, seed=2), direct_context).images[0]
     b = run(request(tmp_path / "b", scheduler=scheduler, seed=2), direct_context).images[0]
     assert np.array_equal(pixels(a.path), pixels(b.path))
-    assert f"Sampler: " in Image.open(a.path).text["parameters"]
+    assert "Sampler: " in Image.open(a.path).text["parameters"]
 
 
 @pytest.mark.parametrize(
@@ -124,8 +124,6 @@ def test_bad_requests_get_clear_errors(tmp_path, direct_context, kw, message):
 @pytest.mark.parametrize("model", ["tiny-sd1", "tiny-sdxl"])
 def test_our_loop_matches_the_diffusers_pipeline_call(tmp_path, kit_cache, direct_context, model):
     """The shared denoising loop must be the same computation as Pipeline.__call__."""
-    import torch
-
     spec = kit_cache.registry.resolve(model)
     result = run(request(tmp_path, model=model, seed=4, guidance=5.0, scheduler="ddim"), direct_context)
     ours = pixels(result.images[0].path)
