@@ -9,6 +9,7 @@ entries are dropped first.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -18,6 +19,18 @@ from engine.devices import pick_device, pick_dtype
 from engine.models import loader
 from engine.models.registry import ModelRegistry
 from engine.models.spec import ModelSpec
+
+
+def default_memory_budget(device: str) -> int | None:
+    """How much the loaded weights may take: 3/4 of GPU memory, or half of RAM on the CPU."""
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.get_device_properties(0).total_memory * 0.75)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.5)
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 @dataclass
@@ -34,7 +47,7 @@ class ModelCache:
                  max_bytes: int | None = None):
         self.registry = registry or ModelRegistry()
         self.device = device or pick_device()
-        self.max_bytes = max_bytes
+        self.max_bytes = default_memory_budget(self.device) if max_bytes is None else max_bytes
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._lock = threading.RLock()
         self.loads = 0  # how many times a model was read from disk (tests and benchmarks read it)
