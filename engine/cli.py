@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     regen = sub.add_parser("regenerate", help="make an image again from its Latent Studio metadata")
     regen.add_argument("image")
     regen.add_argument("--out", required=True)
+    regen.add_argument("--trust-pickle", action="store_true", help="allow a pickled .ckpt model you trust")
     _add_json(regen)
 
     resample = sub.add_parser("resample", help="re-roll one block of the latent grid")
@@ -252,7 +253,8 @@ def cmd_regenerate(args) -> dict:
     request = read_request(args.image)
     changes = {"output_dir": str(Path(args.out).resolve())}
     if request.task == "generate":
-        changes.update(rerank=False, scorer=None)
+        # only this command line may vouch for a pickled model, never the image's metadata
+        changes.update(rerank=False, scorer=None, trust_pickle=args.trust_pickle)
     result = run_job(replace(request, **changes), _make_cache(), show_progress=not args.json)
     if not args.json:
         print(result.images[0].path)
@@ -302,7 +304,8 @@ def cmd_compare(args) -> dict:
     if not args.json:
         print(f"{'measure':18} {'resample':>10} {'inpaint':>10}")
         for key in result.resample_metrics:
-            print(f"{key:18} {result.resample_metrics[key]:10.4f} {result.inpaint_metrics[key]:10.4f}")
+            row = [result.resample_metrics[key], result.inpaint_metrics[key]]
+            print(f"{key:18} " + " ".join("         —" if v is None else f"{v:10.4f}" for v in row))
         print(f"side by side: {result.side_by_side}")
     return output
 
@@ -331,7 +334,17 @@ def cmd_eval(args) -> dict:
     from engine.toy.evaluate import evaluate
 
     models = _make_cache()
-    model = args.model or models.registry.default_image_model().id
+    model = args.model
+    if model is None:
+        from engine.errors import ModelNotFound
+
+        try:
+            model = models.registry.default_image_model().id
+        except ModelNotFound:
+            raise ModelNotFound(
+                "The bundled toy-scenes model is missing from resources/models; export it with "
+                "`python -m engine.toy.export`, or name the model to grade: `latent-studio eval MODEL`."
+            ) from None
 
     def progress(stage: str, done: int, total: int) -> None:
         print(f"\r{stage} {done}/{total}   ", end="" if done < total else "\n", file=sys.stderr, flush=True)

@@ -51,8 +51,15 @@ def read_recorded(path: str) -> tuple[GridSeeds | None, EditSettings]:
         data = read_studio_metadata(path)
     except BadInput:
         return None, EditSettings()
-    grid = GridSeeds.from_json(data["grid"]) if data.get("grid") else None
-    settings = EditSettings(**data["settings"]) if data.get("settings") else None
+    grid = settings = None
+    try:
+        if data.get("grid"):
+            grid = GridSeeds.from_json(data["grid"])
+        if isinstance(data.get("settings"), dict):
+            known = EditSettings.__dataclass_fields__
+            settings = EditSettings(**{k: v for k, v in data["settings"].items() if k in known})
+    except (KeyError, TypeError, ValueError):
+        return None, EditSettings()  # metadata from another version or tool: treat as imported
     if settings is None or grid is None:
         try:
             recorded = request_from_json(data["request"])
@@ -182,11 +189,11 @@ def denoise_window(block: Block, margin: float, latent_h: int, latent_w: int, mu
 
 
 def _span(start: int, end: int, length: int, multiple: int) -> tuple[int, int]:
-    size = min(length, int(math.ceil((end - start) / multiple)) * multiple)
-    centre = (start + end) / 2
-    start = int(round(centre - size / 2))
-    start = min(max(start, 0), length - size)
-    return start, start + size
+    """[start, end) grown outwards to multiples of `multiple`, so the UNet's downsampling sees the
+    window's pixels on the same phase as in the full frame; `length` is itself a multiple."""
+    start = max(0, (start // multiple) * multiple)
+    end = min(length, int(math.ceil(end / multiple)) * multiple)
+    return start, end
 
 
 def composite(original: np.ndarray, decoded: np.ndarray, window_box, alpha: np.ndarray) -> np.ndarray:

@@ -195,7 +195,9 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     # need not import torch; older CUDA and MPS builds raise a RuntimeError saying so instead.
     if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    # the CPU allocator says "can't allocate memory" (DefaultCPUAllocator) rather than "out of memory"
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
 # --- the queue -----------------------------------------------------------------------------------

@@ -230,10 +230,14 @@ def ssim_outside(y, y2, mask, radius: float) -> float:
 
 
 def _gradient_magnitude(image: np.ndarray) -> np.ndarray:
-    grey = np.ascontiguousarray(image.mean(axis=2), dtype=np.float64)
-    gx = cv2.Sobel(grey, cv2.CV_64F, 1, 0, ksize=3)
-    gy = cv2.Sobel(grey, cv2.CV_64F, 0, 1, ksize=3)
-    return np.hypot(gx, gy)
+    """Sobel gradient magnitude per channel, averaged over channels (HxW)."""
+    magnitudes = []
+    for channel in range(image.shape[2]):
+        plane = np.ascontiguousarray(image[..., channel], dtype=np.float64)
+        gx = cv2.Sobel(plane, cv2.CV_64F, 1, 0, ksize=3)
+        gy = cv2.Sobel(plane, cv2.CV_64F, 0, 1, ksize=3)
+        magnitudes.append(np.hypot(gx, gy))
+    return np.mean(magnitudes, axis=0)
 
 
 def seam_ring(mask, ring: float = SEAM_RING) -> np.ndarray:
@@ -251,15 +255,17 @@ def seam_ring(mask, ring: float = SEAM_RING) -> np.ndarray:
 
 
 def seam(y, y2, mask) -> float:
-    """Mean | |grad y2| - |grad y| | over ``seam_ring(mask)`` (4 px on each side of B's boundary).
+    """Mean |grad y2 - grad y| over ``seam_ring(mask)`` (4 px on each side of B's boundary).
 
-    |grad| is the Sobel gradient magnitude (3 x 3, OpenCV's default reflect-101 border) of the
-    channel-mean grey image in float64. A result that invents or removes an edge along the
-    block's boundary scores high. NaN when the mask has no boundary (empty or whole image).
+    grad is the 3 x 3 Sobel gradient (OpenCV's default reflect-101 border) of each channel in
+    float64; |.| is the magnitude of the difference of the two gradient vectors, averaged over
+    channels. Sobel is linear, so this is the gradient magnitude of y2 - y. A result that invents,
+    removes, moves or recolours an edge along the block's boundary scores high. NaN when the mask
+    has no boundary (empty or whole image).
     """
     a, b, m = _inputs(y, y2, mask)
     ring = seam_ring(m)
-    difference = np.abs(_gradient_magnitude(b) - _gradient_magnitude(a))
+    difference = _gradient_magnitude(b - a)
     return _mean_or_nan(difference[ring])
 
 

@@ -5,7 +5,9 @@ part-way down the schedule for image-to-image and imported images, and a per-ste
 regions to an original trajectory (block resampling, latent-masked inpainting). Diffusers'
 pipelines expose only some of that, and not for every scheduler. The loop below is the same
 sequence of calls as StableDiffusion(XL)Pipeline.__call__ (a test checks they agree), built on
-the pipeline's encode_prompt, unet, scheduler and vae.
+the pipeline's encode_prompt, unet and vae. Each job makes its own scheduler from the pipeline's
+pristine scheduler config and passes it in: the cached pipeline is shared by every job, so
+nothing here assigns to it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.errors import BadInput
+from engine.errors import BadInput, StudioError
 
 StepHook = Callable[[int, Any, Any], Any]  # (step index, timestep, latents) -> latents
 
@@ -98,7 +100,7 @@ def schedule(scheduler, steps: int, strength: float = 1.0, device=None):
     return scheduler.timesteps[start:]
 
 
-def denoise(pipe, cond: Conditioning, latents, timesteps, generator=None,
+def denoise(pipe, scheduler, cond: Conditioning, latents, timesteps, generator=None,
             on_step: Callable[[int, int, Any], None] | None = None, hook: StepHook | None = None,
             extra_channels=None):
     """Run the scheduler from `latents` over `timesteps`; `hook` may rewrite latents after each step.
@@ -110,7 +112,6 @@ def denoise(pipe, cond: Conditioning, latents, timesteps, generator=None,
 
     import torch
 
-    scheduler = pipe.scheduler
     step_kwargs = {}
     step_params = inspect.signature(scheduler.step).parameters
     if "generator" in step_params:
@@ -140,12 +141,12 @@ def denoise(pipe, cond: Conditioning, latents, timesteps, generator=None,
     return latents
 
 
-def initial_latents(pipe, noise, init_latents=None, timesteps=None):
+def initial_latents(pipe, scheduler, noise, init_latents=None, timesteps=None):
     """Scale pure noise for the scheduler, or noise `init_latents` to the first timestep."""
     noise = noise.to(device=pipe._execution_device, dtype=pipe.unet.dtype)
     if init_latents is None:
-        return noise * pipe.scheduler.init_noise_sigma
-    return pipe.scheduler.add_noise(init_latents, noise, timesteps[:1])
+        return noise * scheduler.init_noise_sigma
+    return scheduler.add_noise(init_latents, noise, timesteps[:1])
 
 
 def encode_image(pipe, image):
@@ -153,12 +154,20 @@ def encode_image(pipe, image):
     import torch
 
     vae = pipe.vae
-    pixels = pipe.image_processor.preprocess(image).to(device=pipe._execution_device, dtype=vae.dtype)
-    with torch.inference_mode():
-        posterior = vae.encode(pixels).latent_dist
-        latents = posterior.mean
+    # fp16 VAEs that overflow (SDXL's, force_upcast) encode in float32, as diffusers does
+    dtype = torch.float32 if vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False) else vae.dtype
+    pixels = pipe.image_processor.preprocess(image).to(device=pipe._execution_device, dtype=dtype)
+    original = vae.dtype
+    if dtype != original:
+        vae.to(dtype)
+    try:
+        with torch.inference_mode():
+            latents = vae.encode(pixels).latent_dist.mean
+    finally:
+        if dtype != original:
+            vae.to(original)
     shift = getattr(vae.config, "shift_factor", None) or 0.0
-    return (latents - shift) * vae.config.scaling_factor
+    return ((latents - shift) * vae.config.scaling_factor).to(pipe.unet.dtype)
 
 
 def decode(pipe, latents) -> np.ndarray:
@@ -172,6 +181,11 @@ def decode(pipe, latents) -> np.ndarray:
         pixels = _decode_with(vae, latents, shift, torch.float32 if needs_upcast else vae.dtype)
         if not torch.isfinite(pixels).all():
             pixels = _decode_with(vae, latents, shift, torch.float32)
+        if not torch.isfinite(pixels).all():
+            raise StudioError(
+                "The model produced an invalid (NaN) image even with a float32 VAE; try fewer steps, "
+                "another scheduler, or LATENT_STUDIO_DEVICE=cpu to rule out the GPU."
+            )
     pixels = (pixels[0].float() / 2 + 0.5).clamp(0, 1)
     return (pixels.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
 

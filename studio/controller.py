@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from engine.api import CompareRequest, GenerateRequest, InpaintRequest, ResampleRequest
+from engine.errors import StudioError
 from engine.jobs import JobQueue
 from studio.bridge import EngineBridge
 from studio.document import ImageDocument
@@ -90,7 +91,11 @@ class StudioController(QObject):
             self.message.emit("Paint a mask first (B for the brush), then inpaint it.")
             return None
         mask_path = self.folders.imports_dir() / f"mask-{_fresh_seed()}.png"
-        self.document.save_mask(str(mask_path))
+        try:
+            self.document.save_mask(str(mask_path))
+        except StudioError as exc:
+            self.message.emit(str(exc))
+            return None
         request = InpaintRequest(image=self.document.path, output_dir=str(self.folders.results_dir()),
                                  mask=str(mask_path), seed=_fresh_seed(), count=self.resample_count, **self._grid())
         return self._submit(request, "inpaint", request.count)

@@ -210,11 +210,19 @@ class MainWindow(QMainWindow):
 
     @Slot(QImage)
     def open_pasted(self, image: QImage) -> None:
+        import uuid
+
         from engine.atomic import atomic_path
 
-        target = self.controller.folders.imports_dir() / f"pasted-{id(image):x}.png"
-        with atomic_path(target) as tmp:
-            image.convertToFormat(QImage.Format_RGB888).save(str(tmp), "PNG")
+        # a unique name: resample requests recorded in results point at this file by path
+        target = self.controller.folders.imports_dir() / f"pasted-{uuid.uuid4().hex[:12]}.png"
+        try:
+            with atomic_path(target) as tmp:
+                if not image.convertToFormat(QImage.Format_RGB888).save(str(tmp), "PNG"):
+                    raise OSError("the pasted image could not be encoded as PNG")
+        except (StudioError, OSError) as exc:
+            self.status.showMessage(f"Cannot paste: {exc}", 10000)
+            return
         self.open_path(str(target))
 
     @Slot()

@@ -83,6 +83,8 @@ class ModelCache:
 
     def _load(self, spec: ModelSpec) -> _Entry:
         dtype = pick_dtype(self.device, spec.dtype)
+        # make room before loading (from the size on disk), so two large models never coexist
+        self._make_room(loader.weights_on_disk(spec))
         pipe = loader.load_text_to_image(spec, self.device, dtype)
         self.loads += 1
         nbytes = loader.module_bytes(pipe)

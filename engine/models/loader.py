@@ -99,3 +99,15 @@ def module_bytes(obj) -> int:
                 seen.add(id(tensor))
                 total += tensor.numel() * tensor.element_size()
     return total
+
+
+def weights_on_disk(spec: ModelSpec) -> int:
+    """Bytes of the model's weight files, an estimate of what loading it will take."""
+    from pathlib import Path
+
+    location = Path(spec.location)
+    if location.is_file():
+        return location.stat().st_size
+    if not location.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in location.rglob("*.safetensors"))

@@ -7,6 +7,7 @@ and a JSON report with DESIGN section 6's measures.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 from engine import metrics
 from engine.api import CompareRequest, CompareResult, InpaintRequest, ResampleRequest
 from engine.atomic import atomic_path, write_text_atomic
+from engine.errors import BadInput
 from engine.tasks import inpaint, resample
 
 
@@ -27,6 +29,8 @@ def run(request: CompareRequest, context) -> CompareResult:
                                      grid_required=True)
     block = prepared.block(request.row, request.col)
     radius = block.pixel_width if request.radius is None else float(request.radius)
+    if radius <= 0:
+        raise BadInput(f"The comparison needs a fall-off radius above 0 pixels, got {radius:g}.")
     started = time.perf_counter()
     resampled = resample.run(resample_request, _Half(context, 0)).images[0]
     resample_seconds = time.perf_counter() - started
@@ -41,8 +45,8 @@ def run(request: CompareRequest, context) -> CompareResult:
     top, bottom, left, right = block.pixel_box
     mask[top:bottom, left:right] = True
     measures = {
-        "resample": metrics.measure(y, results["resample"] / 255.0, mask, radius, resample_seconds),
-        "inpaint": metrics.measure(y, results["inpaint"] / 255.0, mask, radius, inpaint_seconds),
+        "resample": _json_safe(metrics.measure(y, results["resample"] / 255.0, mask, radius, resample_seconds)),
+        "inpaint": _json_safe(metrics.measure(y, results["inpaint"] / 255.0, mask, radius, inpaint_seconds)),
     }
     out = Path(request.output_dir)
     stem = f"{Path(request.image).stem[:40]}-compare-r{request.row}c{request.col}-{request.seed}"
@@ -61,7 +65,7 @@ def run(request: CompareRequest, context) -> CompareResult:
         "side_by_side": str(side_by_side),
         "heatmaps": list(heatmaps),
     }
-    report_path = write_text_atomic(out / f"{stem}-report.json", json.dumps(report, indent=2, allow_nan=True))
+    report_path = write_text_atomic(out / f"{stem}-report.json", json.dumps(report, indent=2, allow_nan=False))
     return CompareResult(
         resample_path=resampled.path, inpaint_path=inpainted.path,
         resample_metrics=measures["resample"], inpaint_metrics=measures["inpaint"],
@@ -82,6 +86,11 @@ class _Half:
 
     def check_cancelled(self):
         self._context.check_cancelled()
+
+
+def _json_safe(values: dict) -> dict:
+    """NaN (a measure undefined for this block, e.g. no pixel beyond the radius) becomes None: valid JSON."""
+    return {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in values.items()}
 
 
 def _read(path: str) -> np.ndarray:

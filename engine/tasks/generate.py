@@ -24,6 +24,9 @@ from engine.preview import LatentPreviewer
 from engine.schedulers import make_scheduler
 
 
+MAX_PIXELS = 4096 * 4096  # beyond this no consumer GPU has the memory; refuse before allocating
+
+
 def run(request: GenerateRequest, context) -> GenerateResult:
     models = context.models
     spec = models.registry.resolve(request.model, trust_pickle=request.trust_pickle)
@@ -31,9 +34,12 @@ def run(request: GenerateRequest, context) -> GenerateResult:
     pipe = models.pipeline(spec, "txt2img")
     settings = resolve_settings(request, spec)
     channels, latent_h, latent_w = sampling.latent_geometry(pipe, settings.height, settings.width)
-    validate_grid(request.grid_rows, request.grid_cols, latent_h, latent_w)
+    if request.grid_seeds is not None:
+        validate_grid(request.grid_seeds.rows, request.grid_seeds.cols, latent_h, latent_w)
+    else:
+        validate_grid(request.grid_rows, request.grid_cols, latent_h, latent_w)
 
-    pipe.scheduler = make_scheduler(settings.scheduler, pipe.scheduler.config)
+    scheduler = make_scheduler(settings.scheduler, pipe.scheduler.config)
     init_image = None
     if request.init_image:
         init_image = load_rgb(request.init_image).resize((settings.width, settings.height))
@@ -50,12 +56,12 @@ def run(request: GenerateRequest, context) -> GenerateResult:
         context.check_cancelled()
         seed = request.seed + index
         grid = request.grid_seeds or derive_grid_seeds(seed, request.grid_rows, request.grid_cols)
-        timesteps = sampling.schedule(pipe.scheduler, settings.steps, request.strength if init_latents is not None else 1.0,
+        timesteps = sampling.schedule(scheduler, settings.steps, request.strength if init_latents is not None else 1.0,
                                       device=pipe._execution_device)
         noise = grid_noise(grid, channels, latent_h, latent_w)
-        latents = sampling.initial_latents(pipe, noise, init_latents, timesteps)
+        latents = sampling.initial_latents(pipe, scheduler, noise, init_latents, timesteps)
         latents = sampling.denoise(
-            pipe, cond, latents, timesteps, generator=_step_generator(seed),
+            pipe, scheduler, cond, latents, timesteps, generator=_step_generator(seed),
             on_step=sampling.candidate_progress(context, index, request.count, previewer),
         )
         context.check_cancelled()
@@ -64,6 +70,7 @@ def run(request: GenerateRequest, context) -> GenerateResult:
             request, seed=seed, count=1, grid_seeds=grid, grid_rows=grid.rows, grid_cols=grid.cols,
             width=settings.width, height=settings.height, steps=settings.steps,
             guidance=settings.guidance, scheduler=settings.scheduler, model=spec.reference,
+            trust_pickle=False,  # trust is the user's word for this run, never something a file can carry
         )
         path = _write_candidate(pixels, output_dir, candidate, spec)
         results.append(ImageResult(path=str(path), seed=seed, grid=grid))
@@ -101,6 +108,8 @@ def _check_request(request: GenerateRequest, spec: ModelSpec) -> None:
         raise BadInput(f"Count must be at least 1, got {request.count}.")
     if request.grid_seeds is not None and request.count != 1:
         raise BadInput("Pinned grid seeds make exactly one image; use count 1.")
+    if (request.width or 0) * (request.height or 0) > MAX_PIXELS:
+        raise BadInput(f"{request.width}x{request.height} is too large; stay within {MAX_PIXELS // 1_000_000} megapixels.")
     if request.steps is not None and request.steps < 1:
         raise BadInput(f"Steps must be at least 1, got {request.steps}.")
     if not 0.0 < request.strength <= 1.0:

@@ -74,7 +74,7 @@ def inpaint_pixels(prepared: PreparedEdit, mask: np.ndarray, seed: int, strength
 
     pipe = prepared.pipe
     factor = prepared.factor
-    pipe.scheduler = make_scheduler(prepared.scheduler, pipe.scheduler.config)
+    scheduler = make_scheduler(prepared.scheduler, pipe.scheduler.config)
     device = pipe._execution_device
     source = prepared.source
     original = sampling.encode_image(pipe, Image.fromarray(source.pixels))
@@ -88,7 +88,7 @@ def inpaint_pixels(prepared: PreparedEdit, mask: np.ndarray, seed: int, strength
     free_map = torch.from_numpy(latent_mask.astype(np.float32)).to(device)
     grid = derive_grid_seeds(seed, 1, 1)
     noise = grid_noise(grid, prepared.channels, prepared.latent_h, prepared.latent_w).to(device, original.dtype)
-    timesteps = sampling.schedule(pipe.scheduler, prepared.steps, strength, device=device)
+    timesteps = sampling.schedule(scheduler, prepared.steps, strength, device=device)
     extra = None
     hook = None
     if pipe.unet.config.in_channels == prepared.channels + prepared.channels + 1:
@@ -97,11 +97,11 @@ def inpaint_pixels(prepared: PreparedEdit, mask: np.ndarray, seed: int, strength
         masked_latents = sampling.encode_image(pipe, Image.fromarray(masked_pixels))
         extra = torch.cat([free_map[None, None].to(original.dtype), masked_latents], dim=1)
     else:
-        hook = threshold_hold(pipe.scheduler, original, noise, free_map, timesteps)
-    latents = sampling.initial_latents(pipe, noise, original if strength < 1.0 else None, timesteps)
+        hook = threshold_hold(scheduler, original, noise, free_map, timesteps)
+    latents = sampling.initial_latents(pipe, scheduler, noise, original if strength < 1.0 else None, timesteps)
     if hook is not None and strength >= 1.0:
-        latents = torch.where(free_map > 0, latents, pipe.scheduler.add_noise(original, noise, timesteps[:1]))
-    latents = sampling.denoise(pipe, cond, latents, timesteps, generator=torch.Generator("cpu").manual_seed(seed),
+        latents = torch.where(free_map > 0, latents, scheduler.add_noise(original, noise, timesteps[:1]))
+    latents = sampling.denoise(pipe, scheduler, cond, latents, timesteps, generator=torch.Generator("cpu").manual_seed(seed),
                                on_step=on_step, hook=hook, extra_channels=extra)
     decoded = sampling.decode(pipe, latents)
     alpha = feathered_alpha(mask, feather)

@@ -3,10 +3,11 @@
 Replace one cell's noise with a new seed and denoise again, holding everything else to the
 original: a change map (1 in the block, falling off radially to 0 at the radius) is applied as
 a per-step threshold schedule, differential-diffusion style. After step i of N, a latent pixel
-is free only where the map exceeds i/N; everywhere else it is reset to the original latents
-noised to that step with the same grid noise. Pixels far from the block are held from the first
-step, the block is free to the end, and the ring in between commits early to coarse structure
-only. Beyond the radius the original pixels are pasted back exactly.
+is free only where the map exceeds 1 - (i + 1) / N; everywhere else it is reset to the original
+latents noised to that step with the same grid noise. The block is free from the first step;
+the ring around it joins later, when only finer detail is still being decided, so it adapts to
+the new block without being redrawn; pixels beyond the radius are never free, and there the
+original pixels are pasted back exactly.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def resample_pixels(prepared: PreparedEdit, block: edits.Block, grid, radius_px:
 
     from PIL import Image
 
-    pipe.scheduler = make_scheduler(prepared.scheduler, pipe.scheduler.config)
+    scheduler = make_scheduler(prepared.scheduler, pipe.scheduler.config)
     device = pipe._execution_device
     original = sampling.encode_image(pipe, Image.fromarray(crop_pixels))
     cond = sampling.encode_conditioning(pipe, prepared.spec.family, prepared.settings.prompt,
@@ -130,10 +131,10 @@ def resample_pixels(prepared: PreparedEdit, block: edits.Block, grid, radius_px:
     noise = noise.to(device=device, dtype=original.dtype)
     box = (block.top - window.top, block.bottom - window.top, block.left - window.left, block.right - window.left)
     free_map = torch.from_numpy(edits.change_map(window.height, window.width, box, radius_latent)).to(device)
-    timesteps = sampling.schedule(pipe.scheduler, prepared.steps, strength, device=device)
-    latents = sampling.initial_latents(pipe, noise, original if strength < 1.0 else None, timesteps)
-    hold = threshold_hold(pipe.scheduler, original, noise, free_map, timesteps)
-    latents = sampling.denoise(pipe, cond, latents, timesteps,
+    timesteps = sampling.schedule(scheduler, prepared.steps, strength, device=device)
+    latents = sampling.initial_latents(pipe, scheduler, noise, original if strength < 1.0 else None, timesteps)
+    hold = threshold_hold(scheduler, original, noise, free_map, timesteps)
+    latents = sampling.denoise(pipe, scheduler, cond, latents, timesteps,
                                generator=torch.Generator("cpu").manual_seed(grid.seed_at(block.row, block.col)),
                                on_step=on_step, hook=hold)
     decoded = sampling.decode(pipe, latents)
@@ -142,13 +143,18 @@ def resample_pixels(prepared: PreparedEdit, block: edits.Block, grid, radius_px:
 
 
 def threshold_hold(scheduler, original, noise, free_map, timesteps):
-    """The per-step hold: after step i keep new latents where the map exceeds i/N, else the original's."""
+    """The per-step hold (differential diffusion): a pixel whose map value is m is free only in the
+    last m of the schedule, as if SDEdit had started it at strength m, and is reset to the original
+    noised to the current step before that. After step i of N it is free where m > 1 - (i + 1) / N:
+    the block (m = 1) is free throughout, the fall-off ring joins as the noise gets finer (so it only
+    adapts in detail to the new block), and m = 0 is never free.
+    """
     import torch
 
     total = len(timesteps)
 
     def hook(index: int, timestep, latents):
-        free = free_map > (index / total)
+        free = free_map > 1.0 - (index + 1) / total
         if index + 1 < total:
             held = scheduler.add_noise(original, noise, timesteps[index + 1:index + 2])
         else:

@@ -46,6 +46,7 @@ def test_resample_changes_the_block_and_nothing_beyond_the_radius(tmp_path, dire
         diff = np.abs(new - original).max(axis=2)
         assert metrics.change_inside(original / 255, new / 255, mask) > 0.02
         assert diff[distance >= 16].max() <= 1  # beyond the fall-off: at most 1/255
+        assert diff[(distance > 0) & (distance < 8)].mean() > 0.5  # the ring adapts to the new block
         profile = [change for start, change in metrics.ring_profile(original / 255, new / 255, mask, 4, 40)
                    if start >= 16 and not np.isnan(change)]
         assert all(b <= a + 1e-9 for a, b in zip(profile, profile[1:]))
@@ -67,13 +68,14 @@ def test_resample_metadata_holds_new_seeds_and_regenerates_exactly(tmp_path, dir
     assert chained[0] == first.seed and chained[-1] == second.seed
 
 
-def test_window_mode_denoises_a_smaller_latent(tmp_path, direct_context, source):
+def test_window_mode_denoises_a_smaller_latent_aligned_to_the_unet(tmp_path, direct_context, source):
     from engine import edits
 
     block = edits.locate_block(4, 4, 1, 1, 32, 32, 2)
-    window = edits.denoise_window(block, 8, 32, 32, 2, "window")
+    window = edits.denoise_window(block, 5, 32, 32, 4, "window")
     assert window.height < 32 and window.width < 32
-    assert window.top <= block.top - 8 and window.bottom >= block.bottom + 8
+    assert window.top <= block.top - 5 and window.bottom >= block.bottom + 5
+    assert all(v % 4 == 0 for v in (window.top, window.bottom, window.left, window.right))
     full = edits.denoise_window(block, 8, 32, 32, 2, "full")
     assert (full.height, full.width) == (32, 32)
 

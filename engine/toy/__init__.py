@@ -1,0 +1,1 @@
+"""The bundled offline model "toy-scenes": procedural scenes, training and export."""
