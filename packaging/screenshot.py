@@ -59,6 +59,7 @@ def main() -> int:
     pump_until(lambda: all(job.done for job in studio.queue.jobs()))
     best = studio.queue.jobs()[-1].result.images[0].path
     window.keep_result(best)
+    pump_until(lambda: window.document.path == best)
     window.grid_action.setChecked(True)
     window.document.select_cell(1, 2)
     window.canvas.fit()

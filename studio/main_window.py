@@ -17,6 +17,7 @@ from studio.controller import StudioController
 from studio.document import ImageDocument
 from studio.history import HistoryModel
 from studio.icons import icon
+from studio.image_loader import AsyncImageLoader
 from studio.models.job_list import JobListModel
 from studio.status import StudioStatusBar
 from studio.widgets.candidates_strip import CandidatesStrip
@@ -61,6 +62,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(queue_dock, history_dock)
         queue_dock.raise_()
 
+        self.image_loader = AsyncImageLoader(parent=self)
+        self.image_loader.loaded.connect(self._on_image_loaded)
+        self.image_loader.failed.connect(lambda message: QMessageBox.warning(self, "Cannot open image", message))
         self.status = StudioStatusBar(device)
         self.setStatusBar(self.status)
         self._build_actions()
@@ -201,11 +205,14 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def open_path(self, path: str) -> None:
-        try:
-            self.document.open_image(path)
-        except StudioError as exc:
-            QMessageBox.warning(self, "Cannot open image", str(exc))
-            return
+        self.image_loader.request(path, "open")
+
+    @Slot(object, str)
+    def _on_image_loaded(self, loaded, purpose: str) -> None:
+        if purpose == "open":
+            self.document.open_image(loaded)
+        else:
+            self.document.replace_image(loaded)
         self.centre.setCurrentWidget(self.canvas)
 
     @Slot(QImage)
@@ -240,12 +247,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def keep_result(self, path: str) -> None:
-        try:
-            self.document.replace_image(path)
-        except StudioError as exc:
-            QMessageBox.warning(self, "Cannot open result", str(exc))
-            return
-        self.centre.setCurrentWidget(self.canvas)
+        self.image_loader.request(path, "keep")
 
     def _selected_cell(self):
         cell = self.document.selected_cell

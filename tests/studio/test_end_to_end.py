@@ -37,8 +37,9 @@ def test_generate_pick_resample_compare_keep_undo(qtbot, studio, tmp_path):
     first = candidates.index(0).data(candidates.PathRole)
     assert Path(first).parent.parent == tmp_path / "data" / "sessions"  # on disk as soon as the job finished
 
-    window.candidates_strip.candidate_chosen.emit(first)
-    assert window.document.path == first and window.document.has_seeds
+    window.candidates_strip.candidate_chosen.emit(first)  # decoded on a worker, then swapped in
+    qtbot.waitUntil(lambda: window.document.path == first, timeout=10_000)
+    assert window.document.has_seeds
 
     window.document.select_cell(1, 2)
     qtbot.keyClick(window.canvas, Qt.Key_R)
@@ -49,10 +50,9 @@ def test_generate_pick_resample_compare_keep_undo(qtbot, studio, tmp_path):
 
     qtbot.keyClick(window.canvas, Qt.Key_C)
     qtbot.waitUntil(lambda: window.centre.currentWidget() is window.compare_view, timeout=120_000)
-    kept = []
-    window.compare_view.keep_requested.connect(kept.append)
     window.compare_view.keep_requested.emit(resampled)
-    assert window.document.path == resampled and window.centre.currentWidget() is window.canvas
+    qtbot.waitUntil(lambda: window.document.path == resampled, timeout=10_000)
+    assert window.centre.currentWidget() is window.canvas
 
     window.document.undo_stack.undo()
     assert window.document.path == first
