@@ -59,14 +59,14 @@ def build_pipeline(run: Path, use_ema: bool = True):
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
     vae = T.load_vae(run)
-    if "scaling_factor" not in torch.load(run / "vae" / "ckpt.pt", weights_only=False):
+    if "scaling_factor" not in torch.load(run / "vae" / "ckpt.pt", weights_only=True):
         with torch.no_grad():  # the latent cache was not built yet: estimate the scale here
             images, _, _ = S.render_batch(np.random.default_rng(7), 256, T.SIZE)
             dist = vae.encode(T.to_tensor(images)).latent_dist
             vae.register_to_config(scaling_factor=float(1 / torch.sqrt(dist.mean.var() + dist.std.pow(2).mean())))
     tokenizer = T.tokenizer_for(run / "tokenizer")
     unet, text = T.make_unet_and_text(len(tokenizer))
-    state = torch.load(run / "unet" / "ckpt.pt", weights_only=False)
+    state = torch.load(run / "unet" / "ckpt.pt", weights_only=True)
     unet.load_state_dict(state["ema_unet"] if use_ema else state["unet"])
     text.load_state_dict(state["ema_text"] if use_ema else state["text"])
     unet.eval()
@@ -106,7 +106,7 @@ def export_image_model(run: Path, dest: Path, use_ema: bool = True) -> dict:
 def load_clip(run: Path):
     tokenizer = T.tokenizer_for(run / "tokenizer")
     model = T.make_clip(len(tokenizer))
-    state = torch.load(run / "clip" / "ckpt.pt", weights_only=False)
+    state = torch.load(run / "clip" / "ckpt.pt", weights_only=True)
     model.load_state_dict(state["model"])
     return model.eval(), tokenizer, state
 

@@ -164,7 +164,7 @@ class Stage:
         self.path = self.dir / "ckpt.pt"
         self.budget_s = budget_s
         self.every_s = every_s
-        self.state = torch.load(self.path, weights_only=False) if self.path.is_file() else None
+        self.state = torch.load(self.path, weights_only=True) if self.path.is_file() else None
         self.elapsed0 = self.state["elapsed"] if self.state else 0.0
         self.t0 = time.time()
         self.last_save = time.time()
@@ -313,7 +313,7 @@ def load_vae(out: Path):
     from diffusers import AutoencoderKL
 
     vae = AutoencoderKL(**vae_config())
-    state = torch.load(out / "vae" / "ckpt.pt", weights_only=False)
+    state = torch.load(out / "vae" / "ckpt.pt", weights_only=True)
     vae.load_state_dict(state["model"])
     vae.eval()
     if "scaling_factor" in state:
@@ -346,7 +346,7 @@ def build_cache(out: Path, seed: int, count: int):
     torch.save(dict(mean=mean, std=std, captions=captions, scaling_factor=scaling), path.with_suffix(".tmp"))
     os.replace(path.with_suffix(".tmp"), path)
     # The VAE checkpoint carries the scaling factor for export.
-    vae_state = torch.load(out / "vae" / "ckpt.pt", weights_only=False)
+    vae_state = torch.load(out / "vae" / "ckpt.pt", weights_only=True)
     vae_state["scaling_factor"] = scaling
     torch.save(vae_state, out / "vae" / "ckpt.tmp")
     os.replace(out / "vae" / "ckpt.tmp", out / "vae" / "ckpt.pt")
@@ -480,7 +480,7 @@ def train_unet(out: Path, budget_s: float, seed: int, every_s: float, max_steps:
     if stage.done and stage.over():
         return
     tokenizer = tokenizer_for(out / "tokenizer")
-    cache = torch.load(out / "cache" / "latents.pt", weights_only=False)
+    cache = torch.load(out / "cache" / "latents.pt", weights_only=True)
     lat_mean, lat_std, captions = cache["mean"], cache["std"], cache["captions"]
     scaling = cache["scaling_factor"]
     all_ids = tokenize(tokenizer, captions)
