@@ -31,6 +31,20 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class CandidateReady:
+    """One image of a multi-candidate job is on disk, before the job ends, so it can be shown now.
+
+    `index` is the order the task made it in, not its rank: the job's Finished result stays the
+    whole answer, in its final order (best first when scored).
+    """
+
+    job_id: int
+    index: int
+    path: str
+    seed: int
+
+
+@dataclass(frozen=True)
 class Finished:
     job_id: int
     result: Any
@@ -56,4 +70,4 @@ class QueueChanged:
     paused: bool
 
 
-Event = Union[Queued, Started, Progress, Finished, Failed, Cancelled, QueueChanged]
+Event = Union[Queued, Started, Progress, CandidateReady, Finished, Failed, Cancelled, QueueChanged]

@@ -71,10 +71,12 @@ class JobContext:
         job_id: int,
         models: Any = None,
         on_progress: Optional[Callable[[int, int, Any], None]] = None,
+        on_candidate: Optional[Callable[[int, str, int], None]] = None,
     ) -> None:
         self.job_id = job_id
         self.models = models
         self._on_progress = on_progress
+        self._on_candidate = on_candidate
         self._cancel = threading.Event()
         self._interrupted = False
 
@@ -98,6 +100,11 @@ class JobContext:
     def report(self, step: int, total: int, preview: Any = None) -> None:
         if self._on_progress is not None:
             self._on_progress(step, total, preview)
+
+    def candidate_ready(self, index: int, path: str, seed: int) -> None:
+        """Candidate `index` is saved at `path`: a viewer may show it before the whole job ends."""
+        if self._on_candidate is not None:
+            self._on_candidate(index, path, seed)
 
     def check_cancelled(self) -> None:
         if self._cancel.is_set():
@@ -405,7 +412,8 @@ class JobQueue:
             job_id = self._next_id
             self._next_id += 1
             handle = JobHandle(job_id, request, resource, self._delivered, retry_of=retry_of)
-            handle._context = JobContext(job_id, self._models, functools.partial(self._on_progress, handle))
+            handle._context = JobContext(job_id, self._models, functools.partial(self._on_progress, handle),
+                                         functools.partial(self._on_candidate, handle))
             self._by_id[job_id] = handle
             self._post(events.Queued(job_id, request))
             if where == "back":
@@ -487,12 +495,23 @@ class JobQueue:
 
     def _on_progress(self, handle: JobHandle, step: int, total: int, preview: Any) -> None:
         with self._lock:
-            # Reports after the job ended (from a thread the task left behind) would arrive
-            # after its terminal event; drop them.
+            if self._post_while_running(handle, events.Progress(handle.id, step, total, preview)):
+                handle.progress = (step, total)
+
+    def _on_candidate(self, handle: JobHandle, index: int, path: str, seed: int) -> None:
+        self._post_while_running(handle, events.CandidateReady(handle.id, index, path, seed))
+
+    def _post_while_running(self, handle: JobHandle, event: events.Event) -> bool:
+        """Post a task's own report; False (dropped) once the job has ended.
+
+        A report after the end (from a thread the task left behind) would arrive after the
+        job's terminal event.
+        """
+        with self._lock:
             if handle.status is not JobStatus.RUNNING:
-                return
-            handle.progress = (step, total)
-            self._post(events.Progress(handle.id, step, total, preview))
+                return False
+            self._post(event)
+            return True
 
     # -- internals: event delivery
 

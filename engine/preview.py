@@ -46,6 +46,11 @@ class LatentPreviewer:
             return None
         return cls(entry["factors"], entry["bias"], signed=True)
 
+    @classmethod
+    def for_spec(cls, spec) -> "LatentPreviewer | None":
+        """The previewer for a registry ModelSpec (a single .safetensors has no folder with a fit)."""
+        return cls.for_model(spec.family, spec.location if spec.source != "single-file" else None)
+
     def __call__(self, latents) -> np.ndarray | None:
         array = latents[0].detach().float().cpu().numpy()  # C, H, W
         if array.shape[0] != self.factors.shape[0]:

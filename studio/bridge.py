@@ -26,6 +26,7 @@ class EngineBridge(QObject):
     queued = Signal(int, object)  # job id, request
     started = Signal(int)
     progress = Signal(int, int, int, object)  # job id, step, total, preview (HxWx3 uint8 or None)
+    candidate_ready = Signal(int, int, str, object)  # job id, index, path, seed (may pass 2**31)
     finished = Signal(int, object)  # job id, result
     failed = Signal(int, str, str)  # job id, message, kind
     cancelled = Signal(int)
@@ -67,6 +68,8 @@ class EngineBridge(QObject):
             self.started.emit(event.job_id)
         elif isinstance(event, events.Queued):
             self.queued.emit(event.job_id, event.request)
+        elif isinstance(event, events.CandidateReady):
+            self.candidate_ready.emit(event.job_id, event.index, event.path, event.seed)
         elif isinstance(event, events.Finished):
             self.finished.emit(event.job_id, event.result)
         elif isinstance(event, events.Failed):

@@ -1,7 +1,8 @@
 """Turns the window's intentions into engine requests, and finished jobs into window updates.
 
 It knows which job was submitted for what (candidates of a generation, candidates of a block
-resample, a comparison), so results land in the right place. It holds no widgets: the window
+resample, a comparison), so results land in the right place; a retry of one of its jobs (the
+queue panel calls `JobQueue.retry`) serves the same purpose. It holds no widgets: the window
 connects its widgets to these slots and signals.
 """
 
@@ -22,9 +23,13 @@ from studio.history import HistoryModel, SessionFolders
 from studio.models.candidates import CandidatesModel
 
 
+CANDIDATE_KINDS = ("generate", "resample", "inpaint")
+
+
 @dataclass(frozen=True)
 class _Purpose:
-    kind: str  # "generate" | "resample" | "inpaint" | "compare"
+    kind: str  # one of CANDIDATE_KINDS, or "compare"
+    count: int = 0  # candidates the job makes
 
 
 class StudioController(QObject):
@@ -42,8 +47,11 @@ class StudioController(QObject):
         self.history = history
         self.folders = folders
         self.resample_count = 4
+        # Jobs that end failed or cancelled stay here: a retry is recognised by its retry_of.
         self._purposes: dict[int, _Purpose] = {}
+        bridge.queued.connect(self._on_queued)
         bridge.progress.connect(self._on_progress)
+        bridge.candidate_ready.connect(self._on_candidate_ready)
         bridge.finished.connect(self._on_finished)
         bridge.failed.connect(self._on_failed)
         bridge.cancelled.connect(self._on_cancelled)
@@ -52,10 +60,13 @@ class StudioController(QObject):
 
     def _submit(self, request, kind: str, count: int = 0) -> int:
         handle = self.queue.submit(request)
-        self._purposes[handle.id] = _Purpose(kind)
-        if kind in ("generate", "resample", "inpaint"):
-            self.candidates.add_pending(handle.id, count, kind)
+        self._track(handle.id, _Purpose(kind, count))
         return handle.id
+
+    def _track(self, job_id: int, purpose: _Purpose) -> None:
+        self._purposes[job_id] = purpose
+        if purpose.kind in CANDIDATE_KINDS:
+            self.candidates.add_pending(job_id, purpose.count, purpose.kind)
 
     @Slot(dict)
     def generate(self, params: dict) -> int:
@@ -108,10 +119,23 @@ class StudioController(QObject):
 
     # --- results ------------------------------------------------------------------------
 
+    @Slot(int, object)
+    def _on_queued(self, job_id: int, request) -> None:
+        # Our own submissions are tracked already; Queued arrives before any event of the job.
+        if job_id not in self._purposes:
+            original = self._purposes.get(self.queue.get(job_id).retry_of)
+            if original is not None:
+                self._track(job_id, original)
+
     @Slot(int, int, int, object)
     def _on_progress(self, job_id: int, step: int, total: int, preview) -> None:
         if preview is not None and job_id in self._purposes:
             self.candidates.set_preview(job_id, _qimage(preview))
+
+    @Slot(int, int, str, object)
+    def _on_candidate_ready(self, job_id: int, index: int, path: str, seed) -> None:
+        if job_id in self._purposes:
+            self.candidates.set_candidate(job_id, index, path, seed)
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, result) -> None:
@@ -130,14 +154,12 @@ class StudioController(QObject):
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, message: str, kind: str) -> None:
-        if self._purposes.pop(job_id, None) is not None:
-            self.candidates.remove_job(job_id)
+        self.candidates.remove_job(job_id)
         self.job_failed.emit(message)
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
-        if self._purposes.pop(job_id, None) is not None:
-            self.candidates.remove_job(job_id)
+        self.candidates.remove_job(job_id)
 
 
 def _fresh_seed() -> int:

@@ -53,10 +53,14 @@ class DirectContext:
     def __init__(self, models):
         self.models = models
         self.progress = []
+        self.saved = []  # (steps reported before it, index, path, seed) per candidate_ready
         self.cancel_after = None
 
     def report(self, step, total, preview=None):
         self.progress.append((step, total, preview))
+
+    def candidate_ready(self, index, path, seed):
+        self.saved.append((len(self.progress), index, path, seed))
 
     def check_cancelled(self):
         from engine.errors import Cancelled

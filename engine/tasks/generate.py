@@ -49,7 +49,7 @@ def run(request: GenerateRequest, context) -> GenerateResult:
         pipe, spec.family, request.prompt, request.negative_prompt, settings.guidance, settings.height, settings.width
     )
     init_latents = sampling.encode_image(pipe, init_image) if init_image is not None else None
-    previewer = LatentPreviewer.for_model(spec.family, spec.location if spec.source != "single-file" else None)
+    previewer = LatentPreviewer.for_spec(spec)
     output_dir = Path(request.output_dir)
     results = []
     for index in range(request.count):
@@ -74,6 +74,7 @@ def run(request: GenerateRequest, context) -> GenerateResult:
         )
         path = _write_candidate(pixels, output_dir, candidate, spec)
         results.append(ImageResult(path=str(path), seed=seed, grid=grid))
+        sampling.candidate_saved(context, index, path, seed)
     seconds = time.perf_counter() - started
     results = rank(results, request, models, context)
     return GenerateResult(model=spec.id, images=tuple(results), seconds=seconds)

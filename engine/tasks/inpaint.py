@@ -46,11 +46,12 @@ def run(request: InpaintRequest, context) -> EditResult:
         context.check_cancelled()
         seed = request.seed + index
         pixels = inpaint_pixels(prepared, mask, seed, request.strength, request.feather,
-                                on_step=sampling.candidate_progress(context, index, request.count))
+                                on_step=sampling.candidate_progress(context, index, request.count, prepared.previewer))
         filled = replace(request, count=1, seed=seed, grid_rows=prepared.rows, grid_cols=prepared.cols,
                          settings=prepared.settings)
         path = _save(pixels, request, filled, prepared, seed)
         results.append(EditedImage(path=str(path), seed=seed))
+        sampling.candidate_saved(context, index, path, seed)
     return EditResult(images=tuple(results), seconds=time.perf_counter() - started)
 
 

@@ -23,6 +23,7 @@ from engine.api import EditedImage, EditResult, GenerateRequest, ResampleRequest
 from engine.errors import BadInput
 from engine.grid import derive_grid_seeds, grid_noise
 from engine.metadata import a1111_parameters, save_png
+from engine.preview import LatentPreviewer
 from engine.schedulers import make_scheduler
 
 IMPORTED_STRENGTH = 0.75
@@ -47,6 +48,7 @@ class PreparedEdit:
         if not self.spec.is_image_model:
             raise BadInput(f"{self.spec.id} is a {self.spec.family} model and cannot edit images.")
         self.pipe = models.pipeline(self.spec, "txt2img")
+        self.previewer = LatentPreviewer.for_spec(self.spec)
         self.steps = self.settings.steps or self.spec.default_steps
         self.guidance = self.spec.default_guidance if self.settings.guidance is None else self.settings.guidance
         self.scheduler = self.settings.scheduler or self.spec.default_scheduler
@@ -96,13 +98,14 @@ def run(request: ResampleRequest, context) -> EditResult:
         cell_seed = request.cell_seeds[index] if request.cell_seeds else cell_seed_for(request.seed + index)
         grid = source_grid.with_seed(request.row, request.col, cell_seed)
         pixels = resample_pixels(prepared, block, grid, radius_px, strength, request.context,
-                                 on_step=sampling.candidate_progress(context, index, request.count))
+                                 on_step=sampling.candidate_progress(context, index, request.count, prepared.previewer))
         filled = replace(
             request, count=1, cell_seeds=(cell_seed,), strength=strength, radius=radius_px,
             grid_rows=prepared.rows, grid_cols=prepared.cols, grid_seeds=source_grid, settings=prepared.settings,
         )
         path = _save(pixels, request, filled, grid, prepared, cell_seed)
         results.append(EditedImage(path=str(path), seed=cell_seed, grid=grid))
+        sampling.candidate_saved(context, index, path, cell_seed)
     return EditResult(images=tuple(results), seconds=time.perf_counter() - started)
 
 

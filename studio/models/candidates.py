@@ -1,10 +1,11 @@
 """CandidatesModel: the strip of results a job produced, newest batch first, placeholders while it runs.
 
-A job adds `count` pending placeholders; progress previews land on them; when the job finishes its
-placeholders become finished candidates in the engine's order (best first when scored). Finished
-items carry a thumbnail of at most THUMBNAIL_SIZE px, decoded off the GUI thread so a batch of
-large PNGs never stalls the event loop; until it arrives the item shows the job's last preview.
-A cancelled or failed job is removed; late thumbnails of removed items are dropped.
+A job adds `count` pending placeholders; progress previews land on them; each placeholder becomes
+a finished candidate the moment its image is on disk, and when the job finishes its items are put
+in the engine's order (best first when scored). Finished items carry a thumbnail of at most
+THUMBNAIL_SIZE px, decoded off the GUI thread so a batch of large PNGs never stalls the event
+loop; until it arrives the item shows its last preview. A cancelled or failed job is removed;
+late thumbnails of removed items are dropped.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ class CandidatesModel(QAbstractListModel):
     """Items are `Candidate`s; row 0 is the newest batch's first item.
 
     Previews: `set_preview(job_id, image)` shows `image` on the job's first pending item — the
-    engine renders candidates one after another and reports one preview stream per job, so the
-    first placeholder stands for "the one being drawn now" and the others show "…". Pass `index`
-    to put a preview on a particular placeholder instead.
+    engine renders candidates one after another, in index order, and `set_candidate` fills each
+    as it is saved, so the first placeholder left is the one being drawn now; the others show
+    "…". Pass `index` to put a preview on a particular placeholder instead.
     """
 
     PathRole = Qt.UserRole + 1
@@ -173,23 +174,37 @@ class CandidatesModel(QAbstractListModel):
                 self._changed(row, [Qt.DecorationRole])
                 return
 
+    def set_candidate(self, job_id: int, index: int, path: str, seed: int | None = None) -> None:
+        """Placeholder `index` of a running job becomes a finished item: its image is on disk.
+
+        It keeps its live preview until the thumbnail is loaded; `set_results` ranks it later.
+        """
+        for row, item in enumerate(self._items):
+            if item.job_id == job_id and item.pending and item.index == index:
+                self._items[row] = self._with_thumbnail(replace(item, path=str(path), seed=_int_or_none(seed)))
+                self._changed(row, [])
+                return
+
     def set_results(self, job_id: int, results: Iterable[tuple[str, int | None, float | None]]) -> None:
-        """Replace the job's placeholders with finished items, in the given order (best first).
+        """Replace the job's items with finished ones, in the given order (best first).
 
         Rows are reused in place where the counts match, so views keep their scroll position; a
-        job the model has never seen is inserted at the front. Each finished item keeps the job's
-        last preview as its picture until its thumbnail is loaded.
+        job the model has never seen is inserted at the front. An image `set_candidate` already
+        showed keeps its picture; any other keeps the job's last preview until its thumbnail is
+        loaded.
         """
-        results = [(str(path), None if seed is None else int(seed), None if score is None else float(score))
+        results = [(str(path), _int_or_none(seed), None if score is None else float(score))
                    for path, seed, score in results]
         rows = self.job_rows(job_id)
         kind = self._items[rows[0]].kind if rows else "generate"
+        shown = {self._items[row].path: self._items[row] for row in rows if not self._items[row].pending}
         previews = [self._items[row].preview for row in rows if self._items[row].preview is not None]
         fallback = previews[-1] if previews else None
-        finished = [Candidate(job_id, i, kind, path, seed, score, preview=fallback)
-                    for i, (path, seed, score) in enumerate(results)]
-        if not self._async:
-            finished = [replace(item, thumbnail=load_thumbnail(item.path)) for item in finished]
+        finished = [
+            replace(shown[path], index=i, seed=seed, score=score) if path in shown
+            else self._with_thumbnail(Candidate(job_id, i, kind, path, seed, score, preview=fallback))
+            for i, (path, seed, score) in enumerate(results)
+        ]
 
         start = rows[0] if rows else 0
         # placeholders of one job are contiguous (added together); only ever replace that block
@@ -209,9 +224,6 @@ class CandidatesModel(QAbstractListModel):
             self.beginRemoveRows(QModelIndex(), first, start + len(rows) - 1)
             del self._items[first:start + len(rows)]
             self.endRemoveRows()
-        if self._async:
-            for item in finished:
-                self._load_async(job_id, item.path)
 
     def remove_job(self, job_id: int) -> None:
         """Drop every item of `job_id` (a cancelled or failed job)."""
@@ -238,6 +250,13 @@ class CandidatesModel(QAbstractListModel):
     def _changed(self, row: int, roles: list[int]) -> None:
         index = self.index(row)
         self.dataChanged.emit(index, index, roles)
+
+    def _with_thumbnail(self, item: Candidate) -> Candidate:
+        """`item` with its thumbnail, or (async) as it is, its thumbnail on the way."""
+        if not self._async:
+            return replace(item, thumbnail=load_thumbnail(item.path))
+        self._load_async(item.job_id, item.path)
+        return item
 
     def _load_async(self, job_id: int, path: str) -> None:
         if self._executor is None:
@@ -268,6 +287,10 @@ class CandidatesModel(QAbstractListModel):
                 self._items[row] = replace(item, thumbnail=None if image.isNull() else image,
                                            preview=item.preview if image.isNull() else None)
                 self._changed(row, [Qt.DecorationRole])
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def _tooltip(item: Candidate) -> str:

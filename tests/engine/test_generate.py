@@ -70,6 +70,13 @@ def test_progress_reports_every_step_with_previews(tmp_path, direct_context):
     assert preview.shape == (16, 16, 3) and preview.dtype == np.uint8
 
 
+def test_each_candidate_is_announced_once_saved_before_the_next_starts(tmp_path, direct_context):
+    result = run(request(tmp_path, seed=10, count=3, scorer="tiny-clip", rerank=True), direct_context)
+    saved = direct_context.saved
+    assert [(steps, index, seed) for steps, index, _, seed in saved] == [(3, 0, 10), (6, 1, 11), (9, 2, 12)]
+    assert {image.path: image.seed for image in result.images} == {path: seed for _, _, path, seed in saved}
+
+
 def test_cancel_stops_between_steps(tmp_path, direct_context):
     direct_context.cancel_after = 2
     with pytest.raises(Cancelled):

@@ -499,6 +499,28 @@ def test_events_are_keyed_by_job_and_ordered_per_job(make_queue):
         assert handle.progress == (total, total)
 
 
+def test_each_saved_candidate_is_announced_before_the_job_ends_and_not_after(make_queue):
+    contexts = []
+
+    def task(request, ctx):
+        contexts.append(ctx)
+        for index in range(2):
+            ctx.report(index + 1, 2)
+            ctx.candidate_ready(index, f"c{index}.png", 2**32 - 1 - index)
+        return "both"
+
+    queue, rec = make_queue(task)
+    handle = queue.submit(GpuJob())
+    wait_all([handle])
+    contexts[0].candidate_ready(2, "late.png", 7)  # from a thread the task left behind
+    assert queue.flush(TIMEOUT)
+    assert rec.of(handle)[2:] == [
+        events.Progress(handle.id, 1, 2), events.CandidateReady(handle.id, 0, "c0.png", 2**32 - 1),
+        events.Progress(handle.id, 2, 2), events.CandidateReady(handle.id, 1, "c1.png", 2**32 - 2),
+        events.Finished(handle.id, "both"),
+    ]
+
+
 def test_subscriber_exceptions_are_contained_and_unsubscribe_works(make_queue):
     queue, rec = make_queue(echo)
 

@@ -15,6 +15,7 @@ from engine.jobs import JobQueue, JobStatus
 from studio.bridge import EngineBridge
 
 TIMEOUT_MS = 10_000
+BIG_SEED = 2**32 - 1  # seeds are unsigned 32-bit: past what a Qt int signal argument holds
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class CpuJob:
 def task(request: Any, ctx) -> str:
     for step in range(1, request.steps + 1):
         ctx.report(step, request.steps, preview=step)
+    if request.steps:
+        ctx.candidate_ready(0, f"{request.name}.png", BIG_SEED)
     if request.name == "fail":
         raise BadInput("The prompt is empty; type what to draw.")
     return request.name
@@ -87,7 +90,7 @@ def test_events_from_workers_arrive_on_the_gui_thread_in_order(qtbot, queue):
     assert all(h.wait(10) for h in handles)
 
     assert threading.get_ident() not in direct.threads  # the queue delivered them off this thread
-    assert len(received) == 8 * (3 + 25) and all(on_gui_thread)
+    assert len(received) == 8 * (3 + 25 + 1) and all(on_gui_thread)  # Queued, Started, Finished, steps, candidate
     assert received == direct.events  # same events, same order
     for handle in handles:
         steps = [e.step for e in received if isinstance(e, events.Progress) and e.job_id == handle.id]
@@ -105,7 +108,7 @@ def test_typed_signals_carry_the_event_fields(qtbot, queue, bridge):
             seen.append((name, *args))
         return slot
 
-    for name in ("queued", "started", "progress", "finished", "failed", "cancelled", "queue_changed"):
+    for name in ("queued", "started", "progress", "candidate_ready", "finished", "failed", "cancelled", "queue_changed"):
         getattr(bridge, name).connect(record(name))
 
     queue.pause()  # so both submits land before anything starts: one possible order
@@ -126,6 +129,7 @@ def test_typed_signals_carry_the_event_fields(qtbot, queue, bridge):
         ("started", ok.id),
         ("progress", ok.id, 1, 2, 1),
         ("progress", ok.id, 2, 2, 2),
+        ("candidate_ready", ok.id, 0, "ok.png", BIG_SEED),
         ("finished", ok.id, "ok"),
         ("started", bad.id),
         ("failed", bad.id, "The prompt is empty; type what to draw.", "bad_input"),

@@ -84,6 +84,38 @@ def test_pending_preview_results_order(qtbot, pngs):
     assert "12" in tip and "0.31" in tip and pngs[2] in tip
 
 
+def test_candidates_fill_their_slots_as_they_are_saved_then_rank_on_finish(qtbot, pngs):
+    model = CandidatesModel()
+    model.add_pending(1, 3, "generate")
+    model.set_preview(1, _preview((10, 10, 10)))
+    with qtbot.waitSignal(model.dataChanged):
+        model.set_candidate(1, 0, pngs[0], 2**32 - 1)  # seeds are unsigned 32-bit
+    assert _column(model, M.PendingRole) == [False, True, True]
+    assert _column(model, M.PathRole)[0] == pngs[0] and _column(model, M.SeedRole)[0] == 2**32 - 1
+    assert model.flags(model.index(0)) & Qt.ItemIsSelectable  # choosable before the job ends
+    _wait_thumbnails(qtbot, model)
+    first_thumbnail = model.index(0).data(Qt.DecorationRole)
+    assert QColor(first_thumbnail.pixel(40, 40)) == QColor(200, 40, 40)
+
+    model.set_preview(1, _preview((70, 70, 70)))  # candidate 1 is being drawn now: its own slot
+    assert QColor(model.index(1).data(Qt.DecorationRole).pixel(0, 0)) == QColor(70, 70, 70)
+    assert model.index(0).data(Qt.DecorationRole) == first_thumbnail and model.index(2).data(Qt.DecorationRole) is None
+    model.set_candidate(1, 1, pngs[1], 11)
+    model.set_candidate(1, 1, pngs[3], 99)  # a slot fills once
+    model.set_candidate(7, 0, pngs[3], 99)  # a job the strip does not show
+    assert _column(model, M.PathRole) == [pngs[0], pngs[1], None]
+
+    # the finished job's order (best first) wins; pictures already shown stay
+    model.set_results(1, [(pngs[2], 12, 0.9), (pngs[1], 11, 0.5), (pngs[0], 2**32 - 1, 0.1)])
+    assert _column(model, M.PathRole) == [pngs[2], pngs[1], pngs[0]]
+    assert _column(model, M.IndexRole) == [0, 1, 2]
+    assert _column(model, M.ScoreRole) == [pytest.approx(0.9), pytest.approx(0.5), pytest.approx(0.1)]
+    assert model.index(2).data(Qt.DecorationRole) == first_thumbnail
+    _wait_thumbnails(qtbot, model)
+    assert QColor(model.index(0).data(Qt.DecorationRole).pixel(40, 40)) == QColor(40, 40, 200)
+    assert QColor(model.index(1).data(Qt.DecorationRole).pixel(40, 40)) == QColor(40, 200, 40)
+
+
 def test_results_can_outnumber_or_undernumber_placeholders(qtbot, pngs):
     model = CandidatesModel(async_thumbnails=False)
     model.add_pending(1, 2, "generate")
