@@ -32,6 +32,14 @@ class CommandFailed(Exception):
         self.kind = kind
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors take the same way out as every other error (one line, and JSON with --json),
+    instead of argparse's usage text and exit 2 with nothing on stdout."""
+
+    def error(self, message: str):
+        raise CommandFailed(f"{message} (see `{self.prog} --help`)", "bad_input")
+
+
 def _parse_grid(text: str) -> tuple[int, int]:
     try:
         rows, cols = (int(part) for part in text.lower().split("x"))
@@ -47,7 +55,7 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(  # subcommand parsers inherit the class
         prog="latent-studio", description="Latent Studio: generate, resample and arrange images and clips."
     )
     parser.add_argument("--version", action="version", version=f"latent-studio {__version__}")
@@ -387,8 +395,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except CommandFailed as exc:  # parsing failed, so whether --json was asked for is read off the words
+        return _fail(str(exc), exc.kind, "--json" in argv)
     if args.command is None:
         parser.print_help()
         return 0

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from engine.errors import BadInput, StudioError
+from engine.models.registry import size_multiple
 
 StepHook = Callable[[int, Any, Any], Any]  # (step index, timestep, latents) -> latents
 
@@ -39,8 +40,7 @@ class Conditioning:
 def latent_geometry(pipe, height: int, width: int) -> tuple[int, int, int]:
     """(channels, latent height, latent width) for an image size, with a clear error if invalid."""
     factor = pipe.vae_scale_factor
-    levels = len(pipe.unet.config.block_out_channels) - 1
-    multiple = factor * 2**levels
+    multiple = size_multiple(pipe.vae.config, pipe.unet.config)
     if height % multiple or width % multiple or height <= 0 or width <= 0:
         raise BadInput(f"Width and height must be positive multiples of {multiple} for this model, got {width}x{height}.")
     return pipe.vae.config.latent_channels, height // factor, width // factor

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from engine.errors import BadInput, ModelNotFound, StudioError, UnsafeCheckpoint
 from engine.models import spec as specs
-from engine.models.single_file import PICKLE_SUFFIXES, detect_single_file_family
+from engine.models.single_file import (
+    FAMILY_CONFIGS, PICKLE_SUFFIXES, default_config_dir, detect_single_file_family,
+)
 from engine.models.spec import ModelSpec
 from engine.paths import bundled_models_dir
 
@@ -226,13 +228,45 @@ class ModelRegistry:
         return None
 
 
+def _vae_factor(vae_config) -> int:
+    return 2 ** (len(vae_config["block_out_channels"]) - 1)
+
+
+def size_multiple(vae_config, unet_config) -> int:
+    """What an image's width and height must be multiples of: the VAE's scale factor times 2 per
+    UNet level after the first, so every downsampling in the UNet halves a whole number of latent
+    pixels. Takes the two configs, so a loaded pipeline (sampling.latent_geometry) and a model on
+    disk (the studio's size boxes) get the same answer.
+    """
+    return _vae_factor(vae_config) * 2 ** (len(unet_config["block_out_channels"]) - 1)
+
+
+def _component_config(spec: ModelSpec, component: str) -> dict | None:
+    """A component's config.json: the model's own, else its family's shipped one (what the loader
+    builds a single-file checkpoint with); None when neither can be read."""
+    folders = [Path(spec.config_dir or spec.location)]
+    if spec.family in FAMILY_CONFIGS:
+        folders.append(default_config_dir(spec.family))
+    for folder in folders:
+        try:
+            return json.loads((folder / component / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def vae_scale_factor(spec: ModelSpec) -> int:
     """Pixels per latent pixel for `spec`, read from its VAE config without loading it (8 if unknown)."""
-    config = Path(spec.location) / "vae" / "config.json"
-    if spec.source == specs.SINGLE_FILE or not config.is_file():
-        return 8
     try:
-        channels = json.loads(config.read_text(encoding="utf-8")).get("block_out_channels", [0, 0, 0, 0])
-    except (OSError, ValueError):
+        return _vae_factor(_component_config(spec, "vae"))
+    except (TypeError, KeyError):
         return 8
-    return 2 ** (len(channels) - 1)
+
+
+def image_size_multiple(spec: ModelSpec) -> int:
+    """`size_multiple` for a model on disk, without loading it; 64 (SD 1.x, the largest among
+    the families) when no config can be read."""
+    try:
+        return size_multiple(_component_config(spec, "vae"), _component_config(spec, "unet"))
+    except (TypeError, KeyError):
+        return 64

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine.models.registry import DEFAULT_IMAGE_MODEL, vae_scale_factor
+from engine.models.registry import DEFAULT_IMAGE_MODEL, image_size_multiple
 from engine.models.spec import IMAGE_FAMILIES, ModelSpec
 from engine.schedulers import scheduler_names
 from studio.icons import icon
@@ -275,10 +275,9 @@ class PromptPanel(QWidget):
         spec = self.current_spec()
         if spec is None:
             return 8
-        try:
-            return max(1, vae_scale_factor(spec))  # reads the VAE config (a small JSON), loads nothing
-        except Exception:  # noqa: BLE001 - an unreadable config only costs the finer step
-            return 8
+        # the multiple the engine checks sizes against, so no size the boxes accept fails as a job;
+        # it reads two small config files and loads nothing
+        return image_size_multiple(spec)
 
     def _update_size_step(self) -> None:
         multiple = self._size_multiple()

@@ -76,6 +76,10 @@ def test_generate_regenerate_resample_compare_round_trip(kit, tmp_path):
         (["generate", "--model", "no-such-model", "--prompt", "x"], "No model called"),
         (["resample", "{missing}", "--block", "0,0"], "does not exist"),
         (["generate", "--model", "{ckpt}", "--prompt", "x"], "pickled checkpoint"),
+        # argument errors take the same way out, not argparse's usage text
+        (["resample", "{missing}", "--block", "1"], "block must look like ROW,COL"),
+        (["generate", "--prompt", "x", "--grid", "4y4"], "grid must look like 4x4"),
+        (["resample", "{missing}"], "required: --block"),
     ],
 )
 def test_errors_are_one_line_and_json(tmp_path, args, message):

@@ -1,7 +1,10 @@
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from engine.errors import BadInput, ModelNotFound, UnsafeCheckpoint
 from engine.models.registry import ModelRegistry
@@ -24,13 +27,19 @@ def test_detects_family_from_configs_without_a_manifest(kit, tmp_path):
 
 
 def _lay_out_hf_cache(cache: Path, repo_id: str, source: Path) -> None:
-    """The layout huggingface_hub writes: blobs, snapshots/<commit>, refs/main."""
+    """The layout huggingface_hub writes: files in blobs/, symlinked from snapshots/<commit>, refs/main."""
     repo_dir = cache / ("models--" + repo_id.replace("/", "--"))
     commit = "0123456789abcdef0123456789abcdef01234567"
-    shutil.copytree(source, repo_dir / "snapshots" / commit)
-    (repo_dir / "refs").mkdir(parents=True)
+    snapshot = repo_dir / "snapshots" / commit
+    (repo_dir / "blobs").mkdir(parents=True)
+    for file in sorted(p for p in source.rglob("*") if p.is_file()):
+        blob = repo_dir / "blobs" / hashlib.sha256(file.read_bytes()).hexdigest()
+        shutil.copyfile(file, blob)
+        link = snapshot / file.relative_to(source)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    (repo_dir / "refs").mkdir()
     (repo_dir / "refs" / "main").write_text(commit)
-    (repo_dir / "blobs").mkdir()
 
 
 def test_resolves_a_repo_id_from_the_local_hf_cache(kit, tmp_path):
@@ -41,6 +50,22 @@ def test_resolves_a_repo_id_from_the_local_hf_cache(kit, tmp_path):
     assert spec.source == "hf-cache" and spec.family == "sd1" and spec.id == "someone/tiny-sd"
     assert Path(spec.location, "model_index.json").is_file()
     assert "someone/tiny-sd" in [s.id for s in registry.list()]
+
+
+def test_loads_and_generates_from_the_local_hf_cache_offline(kit, tmp_path):
+    from engine.api import GenerateRequest
+    from engine.cli import run_job
+    from engine.models.cache import ModelCache
+
+    cache = tmp_path / "hub"
+    _lay_out_hf_cache(cache, "someone/tiny-sd", kit / "sd1")
+    models = ModelCache(ModelRegistry(bundled_dir=tmp_path / "none", hf_cache_dir=cache), device="cpu")
+    request = GenerateRequest(prompt="a cat", output_dir=str(tmp_path / "out"), model="someone/tiny-sd",
+                              seed=1, steps=2, width=64, height=64, grid_rows=2, grid_cols=2)
+    result = run_job(request, models, show_progress=False)
+    assert result.model == "someone/tiny-sd" and models.loaded() == ["someone/tiny-sd"] and models.loads == 1
+    with Image.open(result.images[0].path) as image:
+        assert image.size == (64, 64)
 
 
 def test_uncached_repo_id_says_how_to_get_it(tmp_path):

@@ -13,7 +13,7 @@ from engine.models.spec import ModelSpec
 from engine.schedulers import scheduler_names
 from studio.widgets.prompt_panel import REQUEST_KEYS, SEED_MAX, PromptPanel
 
-TOY = ModelSpec("toy-scenes", "sd1", "bundled", "/nowhere/toy", native_size=(64, 96), default_steps=20,
+TOY = ModelSpec("toy-scenes", "sd1", "bundled", "/nowhere/toy", native_size=(64, 128), default_steps=20,
                 default_guidance=4.0, default_scheduler="ddim")
 XL = ModelSpec("sdxl-base", "sdxl", "hf-cache", "stabilityai/sdxl-base", native_size=(1024, 768),
                default_steps=30, default_guidance=5.0)
@@ -57,7 +57,7 @@ def test_only_image_models_are_listed_with_family(panel):
 
 def test_first_model_defaults_are_applied(panel):
     assert panel.current_model() == "toy-scenes"
-    assert (panel.width_box.value(), panel.height_box.value()) == (96, 64)  # native_size is (height, width)
+    assert (panel.width_box.value(), panel.height_box.value()) == (128, 64)  # native_size is (height, width)
     assert panel.steps_box.value() == 20
     assert panel.guidance_box.value() == pytest.approx(4.0)
     assert panel.scheduler_combo.currentData() is None
@@ -133,11 +133,34 @@ def test_button_generates_with_empty_prompt(qtbot, panel):
 
 
 def test_sizes_snap_to_the_step(panel):
+    # TOY has no configs of its own, so its family's shipped SD 1.5 ones rule: multiples of 64
     panel.width_box.setValue(301)
-    panel.height_box.setValue(299)
+    panel.height_box.setValue(280)
     params = panel.request_params()
-    assert params["width"] % 8 == 0 and params["height"] % 8 == 0
-    assert (params["width"], params["height"]) == (304, 296)
+    assert panel.width_box.singleStep() == 64
+    assert (params["width"], params["height"]) == (320, 256)
+
+
+@pytest.mark.parametrize("model", ["tiny-sd1", "tiny-sdxl"])
+def test_every_size_the_panel_accepts_is_one_the_engine_accepts(qtbot, kit_cache, model):
+    """The step is the engine's own multiple (VAE factor x UNet levels), not just the VAE factor."""
+    from engine.errors import BadInput
+    from engine.sampling import latent_geometry
+
+    spec = kit_cache.registry.resolve(model)
+    pipe = kit_cache.pipeline(spec)
+    panel = PromptPanel()
+    qtbot.addWidget(panel)
+    panel.set_models([spec])
+    step = panel.width_box.singleStep()
+    assert step > pipe.vae_scale_factor  # the kit: VAE factor 2, two UNet levels, so 4
+    with pytest.raises(BadInput):
+        latent_geometry(pipe, 64, 64 + pipe.vae_scale_factor)  # a VAE-factor step is not enough
+    for width in range(step, 12 * step, 3):
+        panel.width_box.setValue(width)
+        panel.height_box.setValue(width + 1)
+        params = panel.request_params()
+        latent_geometry(pipe, params["height"], params["width"])  # raises BadInput for a size the engine refuses
 
 
 def _emitted(qtbot, panel) -> dict:
