@@ -46,6 +46,17 @@ def latent_geometry(pipe, height: int, width: int) -> tuple[int, int, int]:
     return pipe.vae.config.latent_channels, height // factor, width // factor
 
 
+def require_plain_unet(pipe, model: str) -> None:
+    """Text-to-image and resampling denoise bare latents; an inpainting UNet wants mask and masked
+    image channels too and would fail deep in torch with a shape error, so say it plainly."""
+    wanted, got = pipe.vae.config.latent_channels, pipe.unet.config.in_channels
+    if got != wanted:
+        raise BadInput(
+            f"{model} is an inpainting model (its UNet takes {got} input channels, not {wanted}); "
+            "use it to inpaint, and pick a text-to-image model to generate or resample."
+        )
+
+
 def encode_conditioning(pipe, family: str, prompt: str, negative: str, guidance: float,
                         height: int, width: int) -> Conditioning:
     import torch

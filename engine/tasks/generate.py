@@ -32,6 +32,7 @@ def run(request: GenerateRequest, context) -> GenerateResult:
     spec = models.registry.resolve(request.model, trust_pickle=request.trust_pickle)
     _check_request(request, spec)
     pipe = models.pipeline(spec, "txt2img")
+    sampling.require_plain_unet(pipe, spec.id)
     settings = resolve_settings(request, spec)
     channels, latent_h, latent_w = sampling.latent_geometry(pipe, settings.height, settings.width)
     if request.grid_seeds is not None:
@@ -66,6 +67,7 @@ def run(request: GenerateRequest, context) -> GenerateResult:
         )
         context.check_cancelled()
         pixels = sampling.decode(pipe, latents)
+        writing = time.perf_counter()
         candidate = replace(
             request, seed=seed, count=1, grid_seeds=grid, grid_rows=grid.rows, grid_cols=grid.cols,
             width=settings.width, height=settings.height, steps=settings.steps,
@@ -75,6 +77,7 @@ def run(request: GenerateRequest, context) -> GenerateResult:
         path = _write_candidate(pixels, output_dir, candidate, spec)
         results.append(ImageResult(path=str(path), seed=seed, grid=grid))
         sampling.candidate_saved(context, index, path, seed)
+        started += time.perf_counter() - writing  # "seconds" is denoise + decode, not PNG writing
     seconds = time.perf_counter() - started
     results = rank(results, request, models, context)
     return GenerateResult(model=spec.id, images=tuple(results), seconds=seconds)

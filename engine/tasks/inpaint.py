@@ -40,19 +40,21 @@ def run(request: InpaintRequest, context) -> EditResult:
     if request.count < 1:
         raise BadInput(f"Count must be at least 1, got {request.count}.")
 
-    started = time.perf_counter()
+    seconds = 0.0  # denoise + decode only (DESIGN section 6): not reading, setup or PNG writing
     results = []
     for index in range(request.count):
         context.check_cancelled()
         seed = request.seed + index
+        started = time.perf_counter()
         pixels = inpaint_pixels(prepared, mask, seed, request.strength, request.feather,
                                 on_step=sampling.candidate_progress(context, index, request.count, prepared.previewer))
+        seconds += time.perf_counter() - started
         filled = replace(request, count=1, seed=seed, grid_rows=prepared.rows, grid_cols=prepared.cols,
                          settings=prepared.settings)
         path = _save(pixels, request, filled, prepared, seed)
         results.append(EditedImage(path=str(path), seed=seed))
         sampling.candidate_saved(context, index, path, seed)
-    return EditResult(images=tuple(results), seconds=time.perf_counter() - started)
+    return EditResult(images=tuple(results), seconds=seconds)
 
 
 def load_mask(path: str, height: int, width: int) -> np.ndarray:

@@ -76,6 +76,7 @@ class PreparedEdit:
 
 def run(request: ResampleRequest, context) -> EditResult:
     prepared = PreparedEdit(request, context, request.grid_rows, request.grid_cols, grid_required=True)
+    sampling.require_plain_unet(prepared.pipe, prepared.spec.id)
     block = prepared.block(request.row, request.col)
     if request.count < 1:
         raise BadInput(f"Count must be at least 1, got {request.count}.")
@@ -91,14 +92,16 @@ def run(request: ResampleRequest, context) -> EditResult:
     if radius_px < 0:
         raise BadInput(f"Radius must be 0 or more pixels, got {radius_px}.")
 
-    started = time.perf_counter()
+    seconds = 0.0  # denoise + decode only (DESIGN section 6): not reading, setup or PNG writing
     results = []
     for index in range(request.count):
         context.check_cancelled()
         cell_seed = request.cell_seeds[index] if request.cell_seeds else cell_seed_for(request.seed + index)
         grid = source_grid.with_seed(request.row, request.col, cell_seed)
+        started = time.perf_counter()
         pixels = resample_pixels(prepared, block, grid, radius_px, strength, request.context,
                                  on_step=sampling.candidate_progress(context, index, request.count, prepared.previewer))
+        seconds += time.perf_counter() - started
         filled = replace(
             request, count=1, cell_seeds=(cell_seed,), strength=strength, radius=radius_px,
             grid_rows=prepared.rows, grid_cols=prepared.cols, grid_seeds=source_grid, settings=prepared.settings,
@@ -106,7 +109,7 @@ def run(request: ResampleRequest, context) -> EditResult:
         path = _save(pixels, request, filled, grid, prepared, cell_seed)
         results.append(EditedImage(path=str(path), seed=cell_seed, grid=grid))
         sampling.candidate_saved(context, index, path, cell_seed)
-    return EditResult(images=tuple(results), seconds=time.perf_counter() - started)
+    return EditResult(images=tuple(results), seconds=seconds)
 
 
 def resample_pixels(prepared: PreparedEdit, block: edits.Block, grid, radius_px: float, strength: float,

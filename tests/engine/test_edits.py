@@ -178,7 +178,9 @@ class _SlowLoading:
 def test_compare_seconds_leave_model_loading_out(tmp_path, direct_context, source):
     request = CompareRequest(image=source, output_dir=str(tmp_path), row=1, col=1, seed=2)
     quick = compare.run(request, direct_context)
-    delay = 2 * max(quick.resample_metrics["seconds"], quick.inpaint_metrics["seconds"]) + 0.25
+    # Generous, so a busy machine slowing the second run does not fail it; loading time counted
+    # in would still push a side past the delay.
+    delay = 10 * max(quick.resample_metrics["seconds"], quick.inpaint_metrics["seconds"]) + 1.0
     direct_context.models = _SlowLoading(direct_context.models, delay)
     slow = compare.run(request, direct_context)
     for measures in (slow.resample_metrics, slow.inpaint_metrics):
@@ -210,3 +212,15 @@ def test_mask_of_another_size_and_unreadable_files(tmp_path, direct_context, sou
     with pytest.raises(BadInput, match="not a readable image"):
         resample.run(ResampleRequest(image=str(junk), output_dir=str(tmp_path), row=0, col=0, grid_rows=2,
                                      grid_cols=2, settings=_tiny()), direct_context)
+
+
+def test_an_inpainting_model_is_refused_for_generate_and_resample_with_a_clear_error(tmp_path, direct_context,
+                                                                                   source):
+    from engine.api import EditSettings
+
+    with pytest.raises(BadInput, match="inpainting model"):
+        generate.run(GenerateRequest(prompt="a cat", model="tiny-sd1-inpaint", output_dir=str(tmp_path), steps=2),
+                     direct_context)
+    with pytest.raises(BadInput, match="inpainting model"):
+        resample.run(ResampleRequest(image=source, output_dir=str(tmp_path), row=0, col=0,
+                                     settings=EditSettings(model="tiny-sd1-inpaint")), direct_context)
