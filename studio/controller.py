@@ -9,16 +9,17 @@ connects its widgets to these slots and signals.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from engine.api import CompareRequest, GenerateRequest, InpaintRequest, ResampleRequest
-from engine.errors import StudioError
 from engine.jobs import JobQueue
+from studio.background import BackgroundCalls
 from studio.bridge import EngineBridge
-from studio.document import ImageDocument
+from studio.document import ImageDocument, write_mask
 from studio.history import HistoryModel, SessionFolders
 from studio.models.candidates import CandidatesModel
 
@@ -47,6 +48,8 @@ class StudioController(QObject):
         self.history = history
         self.folders = folders
         self.resample_count = 4
+        # every inpaint asked for is queued, so no mask write supersedes another
+        self._mask_writer = BackgroundCalls(latest_only=False, parent=self)
         # Jobs that end failed or cancelled stay here: a retry is recognised by its retry_of.
         self._purposes: dict[int, _Purpose] = {}
         bridge.queued.connect(self._on_queued)
@@ -95,21 +98,19 @@ class StudioController(QObject):
         return self._submit(request, "compare")
 
     @Slot()
-    def inpaint_mask(self) -> int | None:
+    def inpaint_mask(self) -> None:
         if not self._has_image():
-            return None
+            return
         if self.document.mask_is_empty():
             self.message.emit("Paint a mask first (B for the brush), then inpaint it.")
-            return None
+            return
+        # The request is fixed now, as the user sees it; the mask PNG is encoded off the GUI thread
+        # from a copy (the user may paint on meanwhile) and the job is queued once it is on disk.
         mask_path = self.folders.imports_dir() / f"mask-{_fresh_seed()}.png"
-        try:
-            self.document.save_mask(str(mask_path))
-        except StudioError as exc:
-            self.message.emit(str(exc))
-            return None
         request = InpaintRequest(image=self.document.path, output_dir=str(self.folders.results_dir()),
                                  mask=str(mask_path), seed=_fresh_seed(), count=self.resample_count, **self._grid())
-        return self._submit(request, "inpaint", request.count)
+        self._mask_writer.call(partial(write_mask, self.document.mask.copy(), mask_path),
+                               lambda _: self._submit(request, "inpaint", request.count), self.message.emit)
 
     def _has_image(self) -> bool:
         if not self.document.path:

@@ -95,6 +95,16 @@ def load_image(path: str | Path) -> LoadedImage:
     return LoadedImage(str(path), qimage_from_pil(load_rgb(path)), recorded_grid(path))
 
 
+def write_mask(mask: QImage, path: str | Path) -> Path:
+    """`mask` as an 8-bit greyscale PNG (white = repaint), written atomically; safe on a worker thread."""
+    if mask.isNull():
+        raise BadInput("There is no image, so there is no mask to save.")
+    with atomic_path(path) as tmp:
+        if not mask.save(str(tmp), "PNG"):
+            raise WriteFailed(f"Could not write the mask to {path}. Check free space and permissions.")
+    return Path(path)
+
+
 def recorded_grid(path: str | Path) -> GridSeeds | None:
     """The grid seeds a Latent Studio PNG records, or None for images made elsewhere."""
     try:
@@ -338,12 +348,7 @@ class ImageDocument(QObject):
 
     def save_mask(self, path: str | Path) -> Path:
         """Write the mask as an 8-bit greyscale PNG (white = repaint), atomically."""
-        if self.mask.isNull():
-            raise BadInput("There is no image, so there is no mask to save.")
-        with atomic_path(path) as tmp:
-            if not self.mask.save(str(tmp), "PNG"):
-                raise WriteFailed(f"Could not write the mask to {path}. Check free space and permissions.")
-        return Path(path)
+        return write_mask(self.mask, path)
 
     # --- brush strokes ----------------------------------------------------------------
 

@@ -6,30 +6,18 @@ the document accepts what `load_image` returns, so only the cheap swap runs on t
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from functools import partial
+from typing import Callable
 
-from engine.errors import StudioError
-from studio.document import load_image
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
-
-class _Signals(QObject):
-    done = Signal(int, object, str)  # ticket, LoadedImage or None, error message
-
-
-class _Decode(QRunnable):
-    def __init__(self, ticket: int, path: str, signals: _Signals):
-        super().__init__()
-        self._ticket, self._path, self._signals = ticket, path, signals
-
-    def run(self) -> None:
-        try:
-            self._signals.done.emit(self._ticket, load_image(self._path), "")
-        except StudioError as exc:
-            self._signals.done.emit(self._ticket, None, str(exc))
+from studio.background import BackgroundCalls
+from studio.document import LoadedImage, load_image
 
 
 class AsyncImageLoader(QObject):
-    """`request(path, purpose)` decodes off the GUI thread; `loaded(LoadedImage, purpose)` follows.
+    """`request(path, purpose)` decodes off the GUI thread; `loaded(LoadedImage, purpose)` follows,
+    or `failed(message)` for any failure.
 
     Only the latest request counts: a slow decode that finishes after a newer one is dropped.
     """
@@ -39,23 +27,11 @@ class AsyncImageLoader(QObject):
 
     def __init__(self, pool: QThreadPool | None = None, parent=None):
         super().__init__(parent)
-        self._pool = pool or QThreadPool.globalInstance()
-        self._signals = _Signals()
-        self._signals.done.connect(self._on_done)
-        self._ticket = 0
-        self._purposes: dict[int, str] = {}
+        self._calls = BackgroundCalls(latest_only=True, pool=pool, parent=self)
 
     def request(self, path: str, purpose: str) -> None:
-        self._ticket += 1
-        self._purposes = {self._ticket: purpose}
-        self._pool.start(_Decode(self._ticket, str(path), self._signals))
+        self.run(partial(load_image, str(path)), purpose)
 
-    @Slot(int, object, str)
-    def _on_done(self, ticket: int, loaded, error: str) -> None:
-        purpose = self._purposes.pop(ticket, None)
-        if purpose is None:
-            return
-        if loaded is None:
-            self.failed.emit(error)
-        else:
-            self.loaded.emit(loaded, purpose)
+    def run(self, work: Callable[[], LoadedImage], purpose: str) -> None:
+        """Like `request`, for an image that `work()` makes on the worker (a paste written to disk)."""
+        self._calls.call(work, lambda loaded: self.loaded.emit(loaded, purpose), self.failed.emit)

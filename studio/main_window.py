@@ -3,6 +3,7 @@ candidates along the bottom. It arranges widgets and actions; the controller doe
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
@@ -13,9 +14,10 @@ from PySide6.QtWidgets import (
 
 from engine.errors import StudioError
 from engine.models.registry import ModelRegistry, vae_scale_factor
+from studio.background import BackgroundCalls
 from studio.controller import StudioController
-from studio.document import ImageDocument
-from studio.history import HistoryModel
+from studio.document import ImageDocument, LoadedImage
+from studio.history import HistoryModel, SessionFolders
 from studio.icons import icon
 from studio.image_loader import AsyncImageLoader
 from studio.models.job_list import JobListModel
@@ -27,6 +29,21 @@ from studio.widgets.prompt_panel import PromptPanel
 from studio.widgets.queue_panel import QueuePanel
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+
+
+def save_pasted(image: QImage, folders: SessionFolders) -> LoadedImage:
+    """Write a pasted image as a PNG in the session's imports folder (a worker's job: PNG encoding is slow)."""
+    import uuid
+
+    from engine.atomic import WriteFailed, atomic_path
+
+    rgb = image.convertToFormat(QImage.Format_RGB888)
+    # a unique name: resample requests recorded in results point at this file by path
+    target = folders.imports_dir() / f"pasted-{uuid.uuid4().hex[:12]}.png"
+    with atomic_path(target) as tmp:
+        if not rgb.save(str(tmp), "PNG"):
+            raise WriteFailed("The pasted image could not be encoded as PNG.")
+    return LoadedImage(str(target), rgb, None)  # the pixels are at hand; a paste records no grid
 
 
 class MainWindow(QMainWindow):
@@ -49,7 +66,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.centre)
 
         self.prompt_panel = PromptPanel()
-        self.prompt_panel.set_models([spec for spec in registry.list() if spec.is_image_model])
         self.candidates_strip = CandidatesStrip()
         self.candidates_strip.setModel(controller.candidates)
         self.queue_panel = QueuePanel(job_list, controller.queue)
@@ -67,6 +83,12 @@ class MainWindow(QMainWindow):
         self.image_loader.failed.connect(lambda message: QMessageBox.warning(self, "Cannot open image", message))
         self.status = StudioStatusBar(device)
         self.setStatusBar(self.status)
+        # Listing scans the Hugging Face cache, slow when it is big; the picker fills when it is done
+        # (a model restored from the settings is chosen then).
+        self._model_listing = BackgroundCalls(latest_only=True, parent=self)
+        self._model_listing.call(
+            registry.list, lambda specs: self.prompt_panel.set_models([spec for spec in specs if spec.is_image_model]),
+            lambda message: self.status.showMessage(f"Cannot list the models: {message}", 12000))
         self._build_actions()
         self._connect()
         self._restore()
@@ -190,6 +212,8 @@ class MainWindow(QMainWindow):
         self.canvas.image_pasted.connect(self.open_pasted)
         self.compare_view.keep_requested.connect(self.keep_result)
         self.compare_view.closed.connect(lambda: self.centre.setCurrentWidget(self.canvas))
+        self.compare_view.failed.connect(
+            lambda text: self.status.showMessage(f"Cannot show the comparison: {text}", 12000))
         controller.comparison_ready.connect(self.show_comparison)
         controller.message.connect(lambda text: self.status.showMessage(text, 8000))
         controller.job_failed.connect(lambda text: self.status.showMessage(f"Failed: {text}", 12000))
@@ -217,20 +241,8 @@ class MainWindow(QMainWindow):
 
     @Slot(QImage)
     def open_pasted(self, image: QImage) -> None:
-        import uuid
-
-        from engine.atomic import atomic_path
-
-        # a unique name: resample requests recorded in results point at this file by path
-        target = self.controller.folders.imports_dir() / f"pasted-{uuid.uuid4().hex[:12]}.png"
-        try:
-            with atomic_path(target) as tmp:
-                if not image.convertToFormat(QImage.Format_RGB888).save(str(tmp), "PNG"):
-                    raise OSError("the pasted image could not be encoded as PNG")
-        except (StudioError, OSError) as exc:
-            self.status.showMessage(f"Cannot paste: {exc}", 10000)
-            return
-        self.open_path(str(target))
+        # the engine reads images by path, so a paste is written to disk first, off the GUI thread
+        self.image_loader.run(partial(save_pasted, image, self.controller.folders), "open")
 
     @Slot()
     def save_dialog(self) -> None:

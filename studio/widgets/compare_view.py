@@ -4,12 +4,14 @@ Side by side (original | resample | inpaint) or a split view (original left of a
 divider, the chosen result right of it); a heatmap toggle swaps the results for their
 |difference| heatmaps. Small results (64 x 64) are enlarged nearest-neighbour so pixels stay
 pixels. The measures table bolds the better result per measure. The view only shows what the
-window hands it and emits `keep_requested(path)` / `closed()`.
+window hands it and emits `keep_requested(path)` / `closed()`; the pictures are decoded on a worker
+thread (DESIGN section 11), and a failure there is reported by `failed(message)`.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QStackedWidget, QStyle, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
+from studio.background import BackgroundCalls
 from studio.icons import icon
 
 ACCENT = QColor("#7aa2ff")
@@ -56,6 +59,14 @@ def _read_image(path: str | None) -> QImage:
     reader.setAutoTransform(True)
     image = reader.read()
     return image.convertToFormat(QImage.Format_ARGB32_Premultiplied) if not image.isNull() else QImage()
+
+
+def _read_comparison(paths: dict[str, str], heatmap_paths: tuple) -> tuple[dict[str, QImage], dict[str, QImage]]:
+    """The pictures and heatmaps by slot; a worker's job. Unreadable files come back as null images."""
+    images = {name: _read_image(path) for name, path in paths.items()}
+    heatmaps = {name: _read_image(heatmap_paths[i] if i < len(heatmap_paths) else None)
+                for i, name in enumerate(RESULTS)}
+    return images, heatmaps
 
 
 def _fit(size: QSize, box: QRectF) -> QRectF:
@@ -269,6 +280,7 @@ class CompareView(QWidget):
 
     keep_requested = Signal(str)
     closed = Signal()
+    failed = Signal(str)  # the pictures could not be decoded (out of memory, ...)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -281,6 +293,8 @@ class CompareView(QWidget):
         self._heatmaps: dict[str, QImage] = {}
         self._block = QRect()
         self._metrics: dict[str, dict] = {"resample": {}, "inpaint": {}}
+        # a newer comparison supersedes the decoding of an older one
+        self._decoder = BackgroundCalls(latest_only=True, parent=self)
 
         # --- controls
         self.side_button = self._tool("Side by side", "Original | resample | inpaint", checkable=True)
@@ -437,24 +451,24 @@ class CompareView(QWidget):
         """Show a finished comparison: the three pictures, the two heatmaps and both sets of measures.
 
         `heatmap_paths` is (resample heatmap, inpaint heatmap); `block_rect` is the block in image
-        pixels (an empty QRect draws no outline). Images are small and read once, here.
+        pixels (an empty QRect draws no outline). The measures show at once, the pictures once a
+        worker has decoded them (`is_loading()` until then).
         """
         self._paths = {"original": str(original_path or ""), "resample": str(resample_path or ""),
                        "inpaint": str(inpaint_path or "")}
-        self._images = {name: _read_image(path) for name, path in self._paths.items()}
-        heatmaps = tuple(heatmap_paths or ())
-        self._heatmaps = {name: _read_image(heatmaps[i] if i < len(heatmaps) else None)
-                          for i, name in enumerate(RESULTS)}
         self._block = QRect(block_rect) if block_rect is not None else QRect()
         self._metrics = {"resample": dict(resample_metrics or {}), "inpaint": dict(inpaint_metrics or {})}
-        has_heatmaps = any(not image.isNull() for image in self._heatmaps.values())
-        self.heatmap_button.setEnabled(has_heatmaps)
-        if not has_heatmaps:
-            self.heatmap_button.setChecked(False)
         self.keep_resample_button.setEnabled(bool(self._paths["resample"]))
         self.keep_inpaint_button.setEnabled(bool(self._paths["inpaint"]))
         self._fill_table()
-        self._refresh()
+        self._images, self._heatmaps = {}, {}
+        self._decoder.call(partial(_read_comparison, dict(self._paths), tuple(heatmap_paths or ())),
+                           lambda pictures: self._on_decoded(*pictures), self._on_decode_failed)
+        self._refresh()  # "Loading…" until the pictures come
+
+    def is_loading(self) -> bool:
+        """Whether the pictures of the latest comparison are still being decoded."""
+        return self._decoder.pending()
 
     def mode(self) -> str:
         """"side" (side by side) or "split"."""
@@ -490,6 +504,18 @@ class CompareView(QWidget):
 
     # --- internals -------------------------------------------------------------------------
 
+    def _on_decoded(self, images: dict[str, QImage], heatmaps: dict[str, QImage]) -> None:
+        self._images, self._heatmaps = images, heatmaps
+        has_heatmaps = any(not image.isNull() for image in heatmaps.values())
+        self.heatmap_button.setEnabled(has_heatmaps)
+        if not has_heatmaps:
+            self.heatmap_button.setChecked(False)
+        self._refresh()
+
+    def _on_decode_failed(self, message: str) -> None:
+        self._refresh()  # the panes now say which files could not be read
+        self.failed.emit(message)
+
     def _result_image(self, name: str) -> QImage:
         source = self._heatmaps if self.heatmap_shown() else self._images
         return source.get(name, QImage())
@@ -499,6 +525,8 @@ class CompareView(QWidget):
         return f"{base} |difference|" if self.heatmap_shown() else base
 
     def _missing(self, name: str) -> str:
+        if self.is_loading():
+            return "Loading…"
         if self.heatmap_shown():
             return f"No {name} heatmap"
         path = self._paths.get(name, "")

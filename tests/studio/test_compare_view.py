@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, Qt, QThreadPool
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
 from engine.metrics import MEASURE_KEYS as ENGINE_MEASURE_KEYS
+from studio.widgets import compare_view
 from studio.widgets.compare_view import MEASURE_KEYS, CompareView
+
+read_image = compare_view._read_image  # the real decoder, for tests that wrap it
 
 RESAMPLE = {"distortion_radial": 0.0123, "change_inside": 0.31, "mse_inside": 0.12, "mse_outside": 0.0004,
             "ssim_outside": 0.981, "seam": 0.052, "seconds": 1.234}
@@ -50,6 +54,7 @@ def view(qtbot, files):
                            (files["heat_resample"], files["heat_inpaint"]), QRect(16, 16, 16, 16))
     widget.show()
     qtbot.waitExposed(widget)
+    qtbot.waitUntil(lambda: not widget.is_loading())
     return widget
 
 
@@ -86,6 +91,7 @@ def test_missing_nan_and_tied_values_are_not_bold(qtbot, files):
     inpaint = dict(INPAINT, seam=0.03099)
     del inpaint["mse_outside"]
     widget.show_comparison(files["original"], files["resample"], files["inpaint"], resample, inpaint, (), QRect())
+    qtbot.waitUntil(lambda: not widget.is_loading())
     table = widget.measures_table
     for key, text in (("ssim_outside", "—"), ("seconds", "—")):
         assert table.item(MEASURE_KEYS.index(key), 0).text() == text
@@ -184,6 +190,65 @@ def test_unreadable_images_are_reported_not_fatal(qtbot, tmp_path, files):
     widget.resize(900, 600)
     widget.show()
     qtbot.waitExposed(widget)
+    qtbot.waitUntil(lambda: not widget.is_loading())
     assert widget.resample_pane.image.isNull()
     assert "gone.png" in widget.resample_pane.missing_text
     assert not widget.grab().isNull()
+
+
+def test_pictures_are_decoded_off_the_gui_thread(qtbot, files, monkeypatch):
+    decoded_on = []
+
+    def recording(path):
+        decoded_on.append(threading.current_thread())
+        return read_image(path)
+
+    monkeypatch.setattr(compare_view, "_read_image", recording)
+    widget = CompareView()
+    qtbot.addWidget(widget)
+    widget.show_comparison(files["original"], files["resample"], files["inpaint"], RESAMPLE, INPAINT,
+                           (files["heat_resample"], files["heat_inpaint"]), QRect())
+    # The measures are there at once; the pictures only after the event loop delivers them.
+    assert widget.measures_table.item(MEASURE_KEYS.index("seam"), 1).text() == "0.0310"
+    assert widget.is_loading() and widget.original_pane.image.isNull()
+    assert widget.original_pane.missing_text == "Loading…"
+    qtbot.waitUntil(lambda: not widget.is_loading())
+    assert _colour(widget.original_pane.image) == QColor(200, 30, 30)
+    assert widget.heatmap_button.isEnabled()
+    assert len(decoded_on) == 5 and threading.main_thread() not in decoded_on
+
+
+def test_a_superseded_comparison_never_shows(qtbot, files, tmp_path, monkeypatch):
+    first_may_finish = threading.Event()
+
+    def slow_for_the_first(path):
+        if path == files["original"]:
+            first_may_finish.wait(2)  # a bound, in case the pool has one thread and runs the calls in turn
+        return read_image(path)
+
+    monkeypatch.setattr(compare_view, "_read_image", slow_for_the_first)
+    widget = CompareView()
+    qtbot.addWidget(widget)
+    widget.show_comparison(files["original"], files["resample"], files["inpaint"], RESAMPLE, INPAINT, (), QRect())
+    newer = _png(tmp_path / "newer.png", (9, 9, 9))
+    widget.show_comparison(newer, files["resample"], files["inpaint"], RESAMPLE, INPAINT, (), QRect())
+    qtbot.waitUntil(lambda: not widget.is_loading(), timeout=10_000)
+    first_may_finish.set()
+    QThreadPool.globalInstance().waitForDone(10_000)
+    qtbot.wait(50)  # delivers the first decode's late result, which must be dropped
+    assert _colour(widget.original_pane.image) == QColor(9, 9, 9)
+
+
+def test_a_decode_failure_is_reported(qtbot, files, monkeypatch):
+    def out_of_memory(path):
+        raise MemoryError
+
+    monkeypatch.setattr(compare_view, "_read_image", out_of_memory)
+    widget = CompareView()
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.failed) as blocker:
+        widget.show_comparison(files["original"], files["resample"], files["inpaint"], RESAMPLE, INPAINT, (),
+                               QRect())
+    assert "memory" in blocker.args[0]
+    assert not widget.is_loading()
+    assert "resample.png" in widget.resample_pane.missing_text  # the pane says what it could not show

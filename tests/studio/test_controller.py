@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import QPointF
 
 from engine.api import CompareRequest, CompareResult, GenerateResult, ImageResult
 from engine.errors import OutOfMemory
 from engine.jobs import JobQueue
+from studio import controller as controller_module
 from studio.bridge import EngineBridge
 from studio.controller import StudioController
-from studio.document import ImageDocument
+from studio.document import ImageDocument, write_mask
 from studio.history import HistoryModel, SessionFolders
 from studio.models.candidates import CandidatesModel
 from studio.models.job_list import JobListModel
@@ -152,3 +154,42 @@ def test_each_candidate_shows_as_it_is_saved_and_previews_go_to_the_one_being_dr
     # each candidate kept the preview drawn while it was made, not the first slot's
     previews = {Path(item.path).name: item.preview for item in rig.candidates.candidates()}
     assert previews["candidate-6.png"].pixelColor(0, 0).red() == 101
+
+
+def _paint_a_dot(document: ImageDocument) -> None:
+    document.begin_stroke(erase=False, radius=2)
+    document.stroke_to(QPointF(10, 10))
+    document.end_stroke()
+
+
+def test_inpaint_writes_the_mask_off_the_gui_thread_then_queues_the_job(qtbot, rig, tmp_path, monkeypatch):
+    written_on = []
+
+    def recording(mask, path):
+        written_on.append(threading.current_thread())
+        return write_mask(mask, path)
+
+    monkeypatch.setattr(controller_module, "write_mask", recording)
+    rig.document.open_image(_png(tmp_path / "source.png", 90))
+    _paint_a_dot(rig.document)
+    rig.controller.inpaint_mask()
+    assert rig.queue.jobs() == []  # queued only once its mask is on disk
+    qtbot.waitUntil(lambda: len(rig.queue.jobs()) == 1, timeout=TIMEOUT_MS)
+    assert written_on and threading.main_thread() not in written_on
+    request = rig.queue.jobs()[0].request
+    mask = np.asarray(Image.open(request.mask))
+    assert mask[10, 10] == 255 and mask[0, 0] == 0
+    qtbot.waitUntil(lambda: len(rig.paths()) == request.count and None not in rig.paths(), timeout=TIMEOUT_MS)
+
+
+def test_a_mask_that_cannot_be_written_is_reported_and_queues_nothing(qtbot, rig, tmp_path, monkeypatch):
+    def disk_full(mask, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(controller_module, "write_mask", disk_full)
+    rig.document.open_image(_png(tmp_path / "source.png", 90))
+    _paint_a_dot(rig.document)
+    with qtbot.waitSignal(rig.controller.message, timeout=TIMEOUT_MS) as blocker:
+        rig.controller.inpaint_mask()
+    assert "No space left" in blocker.args[0]
+    assert rig.queue.jobs() == [] and rig.candidates.rowCount() == 0

@@ -1,0 +1,101 @@
+"""The window keeps file work off the GUI thread (DESIGN section 11) and reports every failure there.
+
+Each outcome comes back by a queued signal, so right after a call nothing has changed yet; the
+tests check that, then wait for the outcome and record the thread the work ran on.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QColor, QImage
+
+from engine.models.registry import ModelRegistry
+from studio import image_loader, main_window
+from studio.app import build_studio
+from studio.widgets import compare_view
+
+
+class RecordingRegistry(ModelRegistry):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.listed_on: list[threading.Thread] = []
+
+    def list(self):
+        self.listed_on.append(threading.current_thread())
+        return super().list()
+
+
+@pytest.fixture
+def registry(kit):
+    return RecordingRegistry(bundled_dir=kit)
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    """Message boxes the window shows, recorded instead of blocking the test in a modal loop."""
+    shown = []
+    monkeypatch.setattr(main_window.QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    return shown
+
+
+@pytest.fixture
+def studio(qtbot, registry, warnings, tmp_path):
+    built = build_studio(registry=registry, data_dir=tmp_path / "data", device="cpu",
+                         settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(built.window)
+    yield built
+    built.shutdown()
+
+
+def test_the_model_picker_fills_from_a_worker(qtbot, studio, registry):
+    combo = studio.window.prompt_panel.model_combo
+    assert combo.count() == 0  # the cache scan has not been handed back yet
+    qtbot.waitUntil(lambda: combo.count() > 0, timeout=10_000)
+    assert registry.listed_on and threading.main_thread() not in registry.listed_on
+
+
+def test_a_paste_is_encoded_off_the_gui_thread(qtbot, studio, monkeypatch):
+    saved_on = []
+    save_pasted = main_window.save_pasted
+
+    def recording(image, folders):
+        saved_on.append(threading.current_thread())
+        return save_pasted(image, folders)
+
+    monkeypatch.setattr(main_window, "save_pasted", recording)
+    window = studio.window
+    pasted = QImage(64, 48, QImage.Format_RGB32)
+    pasted.fill(QColor(10, 120, 200))
+    window.open_pasted(pasted)
+    assert not window.document.path
+    qtbot.waitUntil(lambda: bool(window.document.path), timeout=10_000)
+    assert "pasted-" in window.document.path and QImage(window.document.path).size() == pasted.size()
+    assert window.document.image.pixelColor(5, 5) == QColor(10, 120, 200)
+    assert saved_on and threading.main_thread() not in saved_on
+
+
+def test_any_decode_failure_reaches_the_user(qtbot, studio, warnings, tmp_path, monkeypatch):
+    def out_of_memory(path):
+        raise MemoryError
+
+    monkeypatch.setattr(image_loader, "load_image", out_of_memory)
+    studio.window.open_path(str(tmp_path / "huge.png"))
+    qtbot.waitUntil(lambda: warnings == ["Not enough memory for this image."], timeout=10_000)
+
+
+def test_a_comparison_that_cannot_be_decoded_says_so_in_the_status_bar(qtbot, studio, monkeypatch):
+    def broken(path):
+        raise OSError("Input/output error")
+
+    monkeypatch.setattr(compare_view, "_read_image", broken)
+    window = studio.window
+    result = SimpleNamespace(resample_path="r.png", inpaint_path="i.png", resample_metrics={}, inpaint_metrics={},
+                             heatmaps=())
+    window.show_comparison(result, SimpleNamespace(image="o.png", row=0, col=0))
+    assert window.centre.currentWidget() is window.compare_view  # the measures show at once
+    qtbot.waitUntil(lambda: "Input/output error" in window.statusBar().currentMessage(), timeout=10_000)
+    assert window.compare_view.resample_pane.image.isNull()
