@@ -1,7 +1,7 @@
 """Start the real studio window, generate with the bundled model, and save a screenshot.
 
     packaging/screenshot.sh            # runs this under Xvfb
-    python packaging/screenshot.py --out docs/screenshot.png   # on a desktop
+    python packaging/screenshot.py --out resources/docs/screenshot.png   # on a desktop
 
 It drives the window the way a person does: a prompt, Generate, the best candidate onto the
 canvas, a block selected on the latent grid, a block resample queued; then grabs the screen.
@@ -22,7 +22,7 @@ PROMPT = "a green circle on the left and a purple square on the right on a white
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="docs/screenshot.png")
+    parser.add_argument("--out", default="resources/docs/screenshot.png")
     parser.add_argument("--model", default="toy-scenes")
     args = parser.parse_args()
 
@@ -50,6 +50,8 @@ def main() -> int:
             time.sleep(0.005)
 
     panel = window.prompt_panel
+    # The model list is read on a worker; take the panel's state once it has applied the model's defaults.
+    pump_until(lambda: panel.current_spec() is not None, timeout=60)
     restored = panel.settings()
     restored.update(prompt=PROMPT, model=args.model, count=6, seed=7)
     panel.restore(restored)
