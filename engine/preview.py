@@ -49,7 +49,9 @@ class LatentPreviewer:
     @classmethod
     def for_spec(cls, spec) -> "LatentPreviewer | None":
         """The previewer for a registry ModelSpec (a single .safetensors has no folder with a fit)."""
-        return cls.for_model(spec.family, spec.location if spec.source != "single-file" else None)
+        from engine.models.spec import SINGLE_FILE
+
+        return cls.for_model(spec.family, spec.location if spec.source != SINGLE_FILE else None)
 
     def __call__(self, latents) -> np.ndarray | None:
         array = latents[0].detach().float().cpu().numpy()  # C, H, W

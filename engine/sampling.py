@@ -229,11 +229,5 @@ def candidate_progress(context, index: int, count: int, previewer=None):
 
 
 def candidate_saved(context, index: int, path, seed: int) -> None:
-    """Tell the job candidate `index` is on disk, so the window shows it before the job ends.
-
-    A comparison runs resample and inpaint on a context without `candidate_ready`: its two
-    images are shown side by side when it finishes, not one by one as candidates.
-    """
-    announce = getattr(context, "candidate_ready", None)
-    if announce is not None:
-        announce(index, str(path), seed)
+    """Tell the job candidate `index` is on disk, so the window shows it before the job ends."""
+    context.candidate_ready(index, str(path), seed)

@@ -85,6 +85,9 @@ class _Half:
     def check_cancelled(self):
         self._context.check_cancelled()
 
+    def candidate_ready(self, index, path, seed):
+        """Not passed on: a comparison's two images are shown side by side when it finishes."""
+
 
 def _json_safe(values: dict) -> dict:
     """NaN (a measure undefined for this block, e.g. no pixel beyond the radius) becomes None: valid JSON."""
