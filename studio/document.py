@@ -397,27 +397,33 @@ class ImageDocument(QObject):
 
     # --- saving -----------------------------------------------------------------------
 
-    def save_png(self, target: str | Path) -> Path:
-        """Save the current image as a PNG at `target`, atomically.
-
-        A PNG on disk is copied byte for byte, so its Latent Studio and A1111 metadata (seeds,
-        prompt) travel with it; anything else (a dropped JPEG, TIFF, CMYK file) is written from
-        the document's RGB pixels.
-        """
+    def png_snapshot(self) -> tuple[str, QImage]:
+        """(path, a deep copy of the image) for `save_png_copy` on a worker thread."""
         if self.image.isNull() or not self.path:
             raise BadInput("There is no image to save yet.")
-        source = Path(self.path)
-        target = Path(target)
-        if _is_png(source):
-            if source.resolve() == target.resolve():
-                return target
-            with atomic_path(target) as tmp:
-                shutil.copyfile(source, tmp)
+        return self.path, self.image.copy()
+
+
+def save_png_copy(source: str | Path, image: QImage, target: str | Path) -> Path:
+    """`image` (the document at `source`) as a PNG at `target`, atomically; safe on a worker thread
+    when `image` is not shared with the GUI thread.
+
+    A PNG on disk is copied byte for byte, so its Latent Studio and A1111 metadata (seeds,
+    prompt) travel with it; anything else (a dropped JPEG, TIFF, CMYK file) is written from
+    the document's RGB pixels.
+    """
+    source = Path(source)
+    target = Path(target)
+    if _is_png(source):
+        if source.resolve() == target.resolve():
             return target
         with atomic_path(target) as tmp:
-            if not self.image.save(str(tmp), "PNG"):
-                raise WriteFailed(f"Could not write {target}. Check free space and permissions.")
+            shutil.copyfile(source, tmp)
         return target
+    with atomic_path(target) as tmp:
+        if not image.save(str(tmp), "PNG"):
+            raise WriteFailed(f"Could not write {target}. Check free space and permissions.")
+    return target
 
 
 def _is_png(path: Path) -> bool:

@@ -16,7 +16,7 @@ from engine.errors import StudioError
 from engine.models.registry import ModelRegistry, vae_scale_factor
 from studio.background import BackgroundCalls
 from studio.controller import StudioController
-from studio.document import ImageDocument, LoadedImage
+from studio.document import ImageDocument, LoadedImage, save_png_copy
 from studio.history import HistoryModel, SessionFolders
 from studio.icons import icon
 from studio.image_loader import AsyncImageLoader
@@ -44,6 +44,18 @@ def save_pasted(image: QImage, folders: SessionFolders) -> LoadedImage:
         if not rgb.save(str(tmp), "PNG"):
             raise WriteFailed("The pasted image could not be encoded as PNG.")
     return LoadedImage(str(target), rgb, None)  # the pixels are at hand; a paste records no grid
+
+
+def _latent_factor_of(path: str, fallback_model: str | None, registry: ModelRegistry) -> int | None:
+    """Pixels per latent cell for the model the PNG at `path` records (else `fallback_model`);
+    None when neither resolves. Reads the file and may scan model folders: a worker's job."""
+    from engine.edits import read_recorded
+
+    try:
+        model = read_recorded(path)[1].model or fallback_model
+        return vae_scale_factor(registry.resolve(model))
+    except (StudioError, OSError):
+        return None
 
 
 class MainWindow(QMainWindow):
@@ -89,6 +101,8 @@ class MainWindow(QMainWindow):
         self._model_listing.call(
             registry.list, lambda specs: self.prompt_panel.set_models([spec for spec in specs if spec.is_image_model]),
             lambda message: self.status.showMessage(f"Cannot list the models: {message}", 12000))
+        self._model_lookup = BackgroundCalls(latest_only=True, parent=self)
+        self._file_calls = BackgroundCalls(latest_only=False, parent=self)
         self._build_actions()
         self._connect()
         self._restore()
@@ -252,10 +266,19 @@ class MainWindow(QMainWindow):
         suggested = str(Path.home() / Path(self.document.path).name)
         path, _ = QFileDialog.getSaveFileName(self, "Save PNG", suggested, "PNG (*.png)")
         if path:
-            try:
-                self.document.save_png(path)
-            except (StudioError, OSError) as exc:
-                QMessageBox.warning(self, "Cannot save", str(exc))
+            self.save_png(path)
+
+    def save_png(self, target: str) -> None:
+        """Write the current image to `target` on a worker; the status bar says when it is there."""
+        try:
+            source, image = self.document.png_snapshot()
+        except StudioError as exc:
+            QMessageBox.warning(self, "Cannot save", str(exc))
+            return
+        self._file_calls.call(
+            partial(save_png_copy, source, image, target),
+            lambda saved: self.status.showMessage(f"Saved {saved}", 5000),
+            lambda message: QMessageBox.warning(self, "Cannot save", message))
 
     @Slot(str)
     def keep_result(self, path: str) -> None:
@@ -294,15 +317,16 @@ class MainWindow(QMainWindow):
         path = self.document.path
         if not path:
             return
-        from engine.edits import read_recorded
-
-        try:
-            recorded = read_recorded(path)[1].model or self.prompt_panel.settings().get("model")
-            spec = self.registry.resolve(recorded)
-            self.document.vae_factor = vae_scale_factor(spec)
-        except (StudioError, OSError):
-            pass  # unknown model: keep the current factor; the engine will say what is wrong if used
         self.setWindowTitle(f"{Path(path).name} — Latent Studio")
+        # Reading the PNG's metadata and resolving its model touch the disk: done on a worker.
+        fallback = self.prompt_panel.settings().get("model")
+        self._model_lookup.call(partial(_latent_factor_of, path, fallback, self.registry),
+                                partial(self._apply_latent_factor, path), lambda message: None)
+
+    def _apply_latent_factor(self, path: str, factor: int | None) -> None:
+        # an unknown model keeps the current factor; the engine says what is wrong if it is used
+        if factor is not None and self.document.path == path:
+            self.document.vae_factor = factor
 
     # --- persistence ---------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from engine.api import GenerateRequest, GridSeeds
 from engine.edits import locate_block
 from engine.errors import BadInput
 from engine.metadata import STUDIO_KEY, save_png
-from studio.document import ImageDocument, MaskStrokeCommand, load_image
+from studio.document import ImageDocument, MaskStrokeCommand, load_image, save_png_copy
 
 
 def gradient(width: int, height: int) -> np.ndarray:
@@ -332,7 +332,7 @@ def test_save_mask_and_png(doc, studio_png, tmp_path):
     with Image.open(mask_path) as saved:
         assert saved.mode == "L" and saved.size == (96, 64)
         np.testing.assert_array_equal(np.asarray(saved) >= 128, doc.mask_array())
-    copy = doc.save_png(tmp_path / "copy.png")
+    copy = save_png_copy(*doc.png_snapshot(), tmp_path / "copy.png")
     assert copy.read_bytes() == studio_png.read_bytes()  # metadata and all
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -341,7 +341,7 @@ def test_save_png_of_an_imported_jpeg_writes_pixels(doc, tmp_path):
     path = tmp_path / "photo.jpg"
     Image.fromarray(gradient(40, 30)).convert("CMYK").save(path, quality=95)
     doc.open_image(str(path))
-    target = doc.save_png(tmp_path / "photo.png")
+    target = save_png_copy(*doc.png_snapshot(), tmp_path / "photo.png")
     with Image.open(target) as saved:
         assert saved.format == "PNG" and saved.mode == "RGB"
         np.testing.assert_array_equal(np.asarray(saved), pixels(doc.image))
@@ -349,6 +349,6 @@ def test_save_png_of_an_imported_jpeg_writes_pixels(doc, tmp_path):
 
 def test_save_without_an_image_says_so(doc, tmp_path):
     with pytest.raises(BadInput):
-        doc.save_png(tmp_path / "x.png")
+        doc.png_snapshot()
     with pytest.raises(BadInput):
         doc.save_mask(tmp_path / "m.png")

@@ -98,3 +98,70 @@ def test_a_comparison_that_cannot_be_decoded_says_so_in_the_status_bar(qtbot, st
     assert window.centre.currentWidget() is window.compare_view  # the measures show at once
     qtbot.waitUntil(lambda: "Input/output error" in window.statusBar().currentMessage(), timeout=10_000)
     assert window.compare_view.resample_pane.image.isNull()
+
+
+def _recording(monkeypatch, name):
+    """Replace main_window.`name` with a wrapper that records the thread each call runs on."""
+    threads = []
+    original = getattr(main_window, name)
+
+    def recording(*args):
+        threads.append(threading.current_thread())
+        return original(*args)
+
+    monkeypatch.setattr(main_window, name, recording)
+    return threads
+
+
+def _open(qtbot, window, path):
+    window.open_path(str(path))
+    qtbot.waitUntil(lambda: window.document.path == str(path), timeout=10_000)
+
+
+def test_the_latent_grid_follows_the_model_read_off_the_gui_thread(qtbot, studio, registry, tmp_path, monkeypatch):
+    window = studio.window
+    qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=10_000)
+    model = window.prompt_panel.settings()["model"]
+    expected = main_window.vae_scale_factor(registry.resolve(model))
+    assert expected != window.document.vae_factor  # the kit's VAE is not SD's 8, so a change shows
+    looked_up_on = _recording(monkeypatch, "_latent_factor_of")
+    path = tmp_path / "plain.png"
+    QImage(64, 48, QImage.Format_RGB32).save(str(path))
+    _open(qtbot, window, path)  # no metadata: the grid follows the model chosen in the panel
+    qtbot.waitUntil(lambda: window.document.vae_factor == expected, timeout=10_000)
+    assert looked_up_on and threading.main_thread() not in looked_up_on
+
+
+def test_save_png_as_copies_the_file_off_the_gui_thread(qtbot, studio, tmp_path, monkeypatch):
+    window = studio.window
+    source = tmp_path / "made.png"
+    image = QImage(40, 24, QImage.Format_RGB32)
+    image.fill(QColor(200, 30, 90))
+    image.setText("parameters", "a red house")  # metadata must travel with the copy
+    image.save(str(source))
+    _open(qtbot, window, source)
+    saved_on = _recording(monkeypatch, "save_png_copy")
+    target = tmp_path / "out" / "copy.png"
+    target.parent.mkdir()
+    window.save_png(str(target))
+    qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage(), timeout=10_000)
+    assert target.read_bytes() == source.read_bytes()
+    assert saved_on and threading.main_thread() not in saved_on
+
+
+def test_save_png_as_converts_other_formats_and_reports_failures(qtbot, studio, warnings, tmp_path):
+    window = studio.window
+    source = tmp_path / "photo.jpg"
+    image = QImage(40, 24, QImage.Format_RGB32)
+    image.fill(QColor(20, 130, 220))
+    image.save(str(source), "JPEG")
+    _open(qtbot, window, source)
+    target = tmp_path / "photo.png"
+    window.save_png(str(target))
+    qtbot.waitUntil(target.is_file, timeout=10_000)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and QImage(str(target)).size() == image.size()
+    blocked = tmp_path / "taken.png"
+    blocked.mkdir()  # a folder where the file should go: the write cannot land
+    window.save_png(str(blocked))
+    qtbot.waitUntil(lambda: len(warnings) == 1, timeout=10_000)
+    assert "taken.png" in warnings[0] and blocked.is_dir()
