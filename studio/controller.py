@@ -155,12 +155,22 @@ class StudioController(QObject):
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, message: str, kind: str) -> None:
-        self.candidates.remove_job(job_id)
+        self._keep_saved(job_id)
         self.job_failed.emit(message)
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
-        self.candidates.remove_job(job_id)
+        kept = self._keep_saved(job_id)
+        if kept:
+            self.message.emit(f"Cancelled — kept the {len(kept)} result{'s' if len(kept) != 1 else ''} "
+                              f"already saved to {Path(kept[0]).parent}")
+
+    def _keep_saved(self, job_id: int) -> list[str]:
+        """Candidates a stopped job already saved stay in the strip and join the history."""
+        kept = self.candidates.end_early(job_id)
+        if kept:
+            self.history.add(kept)
+        return kept
 
 
 def _fresh_seed() -> int:

@@ -4,8 +4,9 @@ A job adds `count` pending placeholders; progress previews land on them; each pl
 a finished candidate the moment its image is on disk, and when the job finishes its items are put
 in the engine's order (best first when scored). Finished items carry a thumbnail of at most
 THUMBNAIL_SIZE px, decoded off the GUI thread so a batch of large PNGs never stalls the event
-loop; until it arrives the item shows its last preview. A cancelled or failed job is removed;
-late thumbnails of removed items are dropped.
+loop; until it arrives the item shows its last preview. When a job is cancelled or fails, its
+placeholders go and the candidates it already saved stay (they are on disk and may be what the
+user wanted); late thumbnails of removed items are dropped.
 """
 
 from __future__ import annotations
@@ -225,13 +226,15 @@ class CandidatesModel(QAbstractListModel):
             del self._items[first:start + len(rows)]
             self.endRemoveRows()
 
-    def remove_job(self, job_id: int) -> None:
-        """Drop every item of `job_id` (a cancelled or failed job)."""
+    def end_early(self, job_id: int) -> list[str]:
+        """A job was cancelled or failed: drop its placeholders, keep what it saved; their paths."""
         for row in reversed(self.job_rows(job_id)):
-            self.beginRemoveRows(QModelIndex(), row, row)
-            del self._items[row]
-            self.endRemoveRows()
-        self._pending_loads = {t: key for t, key in self._pending_loads.items() if key[0] != job_id}
+            if self._items[row].pending:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._items[row]
+                self.endRemoveRows()
+        # saved items keep their thumbnail loads; placeholders never had one
+        return [self._items[row].path for row in self.job_rows(job_id)]
 
     def clear(self) -> None:
         self.beginResetModel()

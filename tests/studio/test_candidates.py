@@ -148,19 +148,20 @@ def test_unreadable_result_keeps_its_preview(qtbot, tmp_path):
     assert model.index(0).data(Qt.DecorationRole) == preview
 
 
-def test_remove_job_and_clear(qtbot, pngs):
+def test_a_job_ending_early_keeps_what_it_saved_and_clear(qtbot, pngs):
     model = CandidatesModel()
-    model.add_pending(1, 2, "generate")
+    model.add_pending(1, 3, "generate")
     model.add_pending(2, 3, "resample")
     with qtbot.waitSignal(model.rowsRemoved):
-        model.remove_job(2)
-    assert _column(model, M.JobIdRole) == [1, 1]
-    model.remove_job(42)  # unknown: nothing happens
-    model.set_results(1, [(pngs[0], 1, None)])
-    model.remove_job(1)  # removed before its thumbnail arrived: the late thumbnail is dropped
+        assert model.end_early(2) == []  # nothing saved yet: all placeholders go
+    assert _column(model, M.JobIdRole) == [1, 1, 1]
+    assert model.end_early(42) == []  # unknown: nothing happens
+    model.set_candidate(1, 1, pngs[1], 11)  # the second candidate was saved before the cancel
+    assert model.end_early(1) == [pngs[1]]
+    assert _column(model, M.PathRole) == [pngs[1]] and _column(model, M.SeedRole) == [11]
     model.wait_for_thumbnails()
-    qtbot.wait(50)
-    assert model.rowCount() == 0
+    qtbot.waitUntil(lambda: model.index(0).data(Qt.DecorationRole) is not None, timeout=5_000)
+    assert not model.has_pending()
     model.add_pending(3, 2, "inpaint")
     with qtbot.waitSignal(model.modelReset):
         model.clear()
@@ -234,7 +235,7 @@ def test_strip_layout_is_one_row_with_spinner_while_pending(qtbot, strip):
     assert lefts == sorted(lefts)
     assert strip.visualRect(model.index(0)).width() >= THUMBNAIL_SIZE
     assert strip._spinner.isActive()
-    model.remove_job(2)
+    model.end_early(2)
     assert not strip._spinner.isActive()
     image = strip.grab().toImage()  # paints without errors, badges included
     assert not image.isNull()

@@ -193,3 +193,19 @@ def test_a_mask_that_cannot_be_written_is_reported_and_queues_nothing(qtbot, rig
         rig.controller.inpaint_mask()
     assert "No space left" in blocker.args[0]
     assert rig.queue.jobs() == [] and rig.candidates.rowCount() == 0
+
+
+def test_a_cancelled_job_keeps_the_candidates_it_already_saved(qtbot, rig):
+    rig.engine.hold_after = 2
+    messages = []
+    rig.controller.message.connect(messages.append)
+    job = rig.generate(count=4)
+    qtbot.waitUntil(lambda: rig.engine.holding.is_set() and rig.paths()[1] is not None, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(rig.bridge.cancelled, timeout=TIMEOUT_MS):
+        rig.queue.cancel(job)
+    # the two saved candidates stay (on disk and in the strip); the two placeholders go
+    assert [Path(p).name for p in rig.paths()] == ["candidate-5.png", "candidate-6.png"]
+    assert all(Path(p).is_file() for p in rig.paths()) and not rig.candidates.has_pending()
+    qtbot.waitUntil(lambda: rig.history.rowCount() == 2, timeout=TIMEOUT_MS)
+    assert {rig.history.path_at(r) for r in range(2)} == set(rig.paths())
+    assert messages and messages[-1].startswith("Cancelled — kept the 2 results")
