@@ -52,3 +52,27 @@ def test_train_resume_export_and_generate(tmp_path):
     assert len(result.images) == 2 and all(image.score is not None for image in result.images)
     pixels = np.asarray(Image.open(result.images[0].path))
     assert pixels.shape == (64, 64, 3)
+
+
+def test_hard_negative_captions_differ_from_the_truth_in_one_way():
+    from collections import Counter
+
+    from engine.toy import scenes as S
+
+    rng = np.random.default_rng(3)
+    kinds = Counter()
+    for _ in range(2000):
+        scene = S.sample_scene(rng)
+        truth = S.parse_caption(S.caption(scene))
+        negative = S.parse_caption(train.perturb_caption(rng, scene))  # inside the grammar
+        assert negative != truth
+        if negative.background != truth.background:
+            assert negative.objects == truth.objects
+            kinds["background"] += 1
+            continue
+        changed = {field for a, b in zip(truth.objects, negative.objects)
+                   for field in ("shape", "colour", "position", "size") if getattr(a, field) != getattr(b, field)}
+        kinds[" and ".join(sorted(changed))] += 1
+    # one attribute each, except a two-object swap (both colours, or both positions)
+    assert set(kinds) == {"background", "colour", "shape", "position", "size"}
+    assert kinds["shape"] > kinds["colour"] > kinds["background"]  # weighted towards the hard kinds
