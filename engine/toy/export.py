@@ -227,7 +227,6 @@ def write_grid(pipe, path: Path, **kwargs):
     grid = cv2.resize(grid, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), grid[:, :, ::-1])
-    (path.with_suffix(".txt")).write_text("\n".join(captions) + "\n", encoding="utf-8") if kwargs.get("captions_file") else None
     return captions
 
 
