@@ -346,10 +346,6 @@ class ImageDocument(QObject):
         self.mask_region_changed.emit(rect)
         self.mask_changed.emit()
 
-    def save_mask(self, path: str | Path) -> Path:
-        """Write the mask as an 8-bit greyscale PNG (white = repaint), atomically."""
-        return write_mask(self.mask, path)
-
     # --- brush strokes ----------------------------------------------------------------
 
     def begin_stroke(self, erase: bool, radius: float) -> None:

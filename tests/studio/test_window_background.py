@@ -57,15 +57,37 @@ def test_the_model_picker_fills_from_a_worker(qtbot, studio, registry):
     assert registry.listed_on and threading.main_thread() not in registry.listed_on
 
 
+def _recording(monkeypatch, name):
+    """Replace main_window.`name` with a wrapper that records the thread each call runs on."""
+    threads = []
+    original = getattr(main_window, name)
+
+    def recording(*args):
+        threads.append(threading.current_thread())
+        return original(*args)
+
+    monkeypatch.setattr(main_window, name, recording)
+    return threads
+
+
+def _open(qtbot, window, path):
+    window.open_path(str(path))
+    qtbot.waitUntil(lambda: window.document.path == str(path), timeout=10_000)
+
+
+def _open_filled(qtbot, window, path, colour: QColor, text: str | None = None) -> QImage:
+    """A 40x24 image of one colour written to `path` (format by suffix) and opened in the window."""
+    image = QImage(40, 24, QImage.Format_RGB32)
+    image.fill(colour)
+    if text is not None:
+        image.setText("parameters", text)
+    image.save(str(path))
+    _open(qtbot, window, path)
+    return image
+
+
 def test_a_paste_is_encoded_off_the_gui_thread(qtbot, studio, monkeypatch):
-    saved_on = []
-    save_pasted = main_window.save_pasted
-
-    def recording(image, folders):
-        saved_on.append(threading.current_thread())
-        return save_pasted(image, folders)
-
-    monkeypatch.setattr(main_window, "save_pasted", recording)
+    saved_on = _recording(monkeypatch, "save_pasted")
     window = studio.window
     pasted = QImage(64, 48, QImage.Format_RGB32)
     pasted.fill(QColor(10, 120, 200))
@@ -100,24 +122,6 @@ def test_a_comparison_that_cannot_be_decoded_says_so_in_the_status_bar(qtbot, st
     assert window.compare_view.resample_pane.image.isNull()
 
 
-def _recording(monkeypatch, name):
-    """Replace main_window.`name` with a wrapper that records the thread each call runs on."""
-    threads = []
-    original = getattr(main_window, name)
-
-    def recording(*args):
-        threads.append(threading.current_thread())
-        return original(*args)
-
-    monkeypatch.setattr(main_window, name, recording)
-    return threads
-
-
-def _open(qtbot, window, path):
-    window.open_path(str(path))
-    qtbot.waitUntil(lambda: window.document.path == str(path), timeout=10_000)
-
-
 def test_the_latent_grid_follows_the_model_read_off_the_gui_thread(qtbot, studio, registry, tmp_path, monkeypatch):
     window = studio.window
     qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=10_000)
@@ -135,11 +139,7 @@ def test_the_latent_grid_follows_the_model_read_off_the_gui_thread(qtbot, studio
 def test_save_png_as_copies_the_file_off_the_gui_thread(qtbot, studio, tmp_path, monkeypatch):
     window = studio.window
     source = tmp_path / "made.png"
-    image = QImage(40, 24, QImage.Format_RGB32)
-    image.fill(QColor(200, 30, 90))
-    image.setText("parameters", "a red house")  # metadata must travel with the copy
-    image.save(str(source))
-    _open(qtbot, window, source)
+    _open_filled(qtbot, window, source, QColor(200, 30, 90), text="a red house")  # metadata must travel too
     saved_on = _recording(monkeypatch, "save_png_copy")
     target = tmp_path / "out" / "copy.png"
     target.parent.mkdir()
@@ -151,11 +151,7 @@ def test_save_png_as_copies_the_file_off_the_gui_thread(qtbot, studio, tmp_path,
 
 def test_save_png_as_converts_other_formats_and_reports_failures(qtbot, studio, warnings, tmp_path):
     window = studio.window
-    source = tmp_path / "photo.jpg"
-    image = QImage(40, 24, QImage.Format_RGB32)
-    image.fill(QColor(20, 130, 220))
-    image.save(str(source), "JPEG")
-    _open(qtbot, window, source)
+    image = _open_filled(qtbot, window, tmp_path / "photo.jpg", QColor(20, 130, 220))
     target = tmp_path / "photo.png"
     window.save_png(str(target))
     qtbot.waitUntil(target.is_file, timeout=10_000)
