@@ -24,8 +24,8 @@ from studio.controller import StudioController
 from studio.document import ImageDocument
 from studio.history import HistoryModel, SessionFolders
 from studio.main_window import MainWindow
-from studio.models.candidates import CandidatesModel
-from studio.models.job_list import JobListModel
+from studio.viewmodels.candidates import CandidatesModel
+from studio.viewmodels.job_list import JobListModel
 from studio.theme import apply_dark_theme
 
 

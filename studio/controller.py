@@ -21,7 +21,7 @@ from studio.background import BackgroundCalls
 from studio.bridge import EngineBridge
 from studio.document import ImageDocument, write_mask
 from studio.history import HistoryModel, SessionFolders
-from studio.models.candidates import CandidatesModel
+from studio.viewmodels.candidates import CandidatesModel
 
 
 CANDIDATE_KINDS = ("generate", "resample", "inpaint")

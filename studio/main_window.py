@@ -20,7 +20,7 @@ from studio.document import ImageDocument, LoadedImage, save_png_copy
 from studio.history import HistoryModel, SessionFolders
 from studio.icons import icon
 from studio.image_loader import AsyncImageLoader
-from studio.models.job_list import JobListModel
+from studio.viewmodels.job_list import JobListModel
 from studio.status import StudioStatusBar
 from studio.widgets.candidates_strip import CandidatesStrip
 from studio.widgets.canvas import CanvasView

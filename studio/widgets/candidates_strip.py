@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.icons import icon
-from studio.models.candidates import THUMBNAIL_SIZE, CandidatesModel
+from studio.viewmodels.candidates import THUMBNAIL_SIZE, CandidatesModel
 
 ACCENT = QColor("#7aa2ff")
 CELL_PADDING = 4  # around the picture, inside the cell, room for the selection frame

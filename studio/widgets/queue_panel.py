@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from engine.jobs import JobQueue, JobStatus
 from studio.icons import icon
-from studio.models.job_list import JobListModel, format_seconds
+from studio.viewmodels.job_list import JobListModel, format_seconds
 
 ACCENT = "#7aa2ff"
 STATUS_COLOURS = {

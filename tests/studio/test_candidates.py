@@ -9,7 +9,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 
-from studio.models.candidates import THUMBNAIL_SIZE, Candidate, CandidatesModel, load_thumbnail
+from studio.viewmodels.candidates import THUMBNAIL_SIZE, Candidate, CandidatesModel, load_thumbnail
 from studio.widgets.candidates_strip import CandidatesStrip
 
 M = CandidatesModel

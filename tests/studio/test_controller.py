@@ -23,8 +23,8 @@ from studio.bridge import EngineBridge
 from studio.controller import StudioController
 from studio.document import ImageDocument, write_mask
 from studio.history import HistoryModel, SessionFolders
-from studio.models.candidates import CandidatesModel
-from studio.models.job_list import JobListModel
+from studio.viewmodels.candidates import CandidatesModel
+from studio.viewmodels.job_list import JobListModel
 from studio.widgets.queue_panel import QueuePanel
 
 TIMEOUT_MS = 10_000

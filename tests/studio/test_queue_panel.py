@@ -21,7 +21,7 @@ from engine import api
 from engine.errors import BadInput
 from engine.jobs import JobQueue, JobStatus
 from studio.bridge import EngineBridge
-from studio.models.job_list import JOB_IDS_MIME, JobListModel, describe_request, preview_to_image
+from studio.viewmodels.job_list import JOB_IDS_MIME, JobListModel, describe_request, preview_to_image
 from studio.widgets.queue_panel import QueuePanel
 
 TIMEOUT_MS = 10_000
