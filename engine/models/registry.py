@@ -71,6 +71,8 @@ def spec_from_folder(folder: Path, source: str, model_id: str | None = None) -> 
         location=str(folder),
         native_size=tuple(native) if native else None,
         description=manifest.get("description", ""),
+        draws=str(manifest.get("draws", "")),
+        example_prompt=str(manifest.get("example_prompt", "")),
     )
     for key, name in (("default_steps", "default_steps"), ("default_guidance", "default_guidance"),
                       ("default_scheduler", "default_scheduler")):

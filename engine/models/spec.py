@@ -29,6 +29,10 @@ class ModelSpec:
     default_guidance: float = 7.0
     default_scheduler: str = "dpm++_2m"
     description: str = ""
+    # What its prompts may say and one prompt that works, for the prompt box and the model picker
+    # (a toy model knows a small grammar; a general model leaves these empty).
+    draws: str = ""
+    example_prompt: str = ""
     dtype: str | None = None  # None: float16 on GPU, float32 on CPU
     config_dir: str | None = None  # single files: the diffusers config to build the pipeline with
     trust_pickle: bool = False

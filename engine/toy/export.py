@@ -94,6 +94,7 @@ def export_image_model(run: Path, dest: Path, use_ema: bool = True) -> dict:
                        "coloured circles/squares/triangles placed left/right/top/bottom/center on a "
                        "white, black or gray background. 64x64. Prompt like 'a large red circle on the "
                        "left on a black background'.",
+        "draws": S.what_it_draws(), "example_prompt": S.EXAMPLE_CAPTION,
         "training": {"unet_steps": int(state["step"]), "unet_mse": state.get("loss"),
                      "finished": bool(state.get("done"))},
     }

@@ -88,6 +88,16 @@ def caption(scene: Scene) -> str:
     raise ValueError("a toy scene holds one or two objects")
 
 
+def what_it_draws() -> str:
+    """The grammar in one sentence for people choosing a model: what a toy-scenes prompt may say."""
+    return (f"Knows one or two shapes ({', '.join(SHAPES)}) in colours ({', '.join(COLOURS)}), "
+            f"positions ({', '.join(POSITIONS)}), sizes ({', '.join(SIZES)}) and backgrounds "
+            f"({', '.join(BACKGROUNDS)}); 64x64 px. Other words mean nothing to it.")
+
+
+EXAMPLE_CAPTION = caption(Scene((SceneObject("circle", "red", "on the left", "large"),), "black"))
+
+
 _POS_RE = "|".join(re.escape(p) for p in POSITIONS)
 _COL_RE = "|".join(COLOURS)
 _SHAPE_RE = "|".join(SHAPES)
