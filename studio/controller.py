@@ -8,7 +8,7 @@ connects its widgets to these slots and signals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -71,9 +71,10 @@ class StudioController(QObject):
         if purpose.kind in CANDIDATE_KINDS:
             self.candidates.add_pending(job_id, purpose.count, purpose.kind)
 
-    @Slot(dict)
-    def generate(self, params: dict) -> int:
-        request = GenerateRequest(output_dir=str(self.folders.results_dir()), rerank=True, **params)
+    @Slot(object)
+    def generate(self, request: GenerateRequest) -> int:
+        """Queue `request` (as the prompt panel made it), its results going to this session's folder."""
+        request = replace(request, output_dir=str(self.folders.results_dir()))
         self.model_in_use.emit(Path(request.model).name)
         return self._submit(request, "generate", request.count)
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import StudioError
-from engine.models.registry import ModelRegistry, vae_scale_factor
+from engine.models.registry import ModelRegistry, image_size_multiple, vae_scale_factor
 from studio.background import BackgroundCalls
 from studio.controller import StudioController
 from studio.document import ImageDocument, LoadedImage, save_png_copy
@@ -44,6 +44,13 @@ def save_pasted(image: QImage, folders: SessionFolders) -> LoadedImage:
         if not rgb.save(str(tmp), "PNG"):
             raise WriteFailed("The pasted image could not be encoded as PNG.")
     return LoadedImage(str(target), rgb, None)  # the pixels are at hand; a paste records no grid
+
+
+def list_image_models(registry: ModelRegistry) -> tuple[list, dict[str, int]]:
+    """The image models and the size multiple each one's configs give (for the prompt panel).
+    Scans model folders and reads configs: a worker's job."""
+    specs = [spec for spec in registry.list() if spec.is_image_model]
+    return specs, {spec.reference: image_size_multiple(spec) for spec in specs}
 
 
 def _latent_factor_of(path: str, fallback_model: str | None, registry: ModelRegistry) -> int | None:
@@ -99,7 +106,7 @@ class MainWindow(QMainWindow):
         # (a model restored from the settings is chosen then).
         self._model_listing = BackgroundCalls(latest_only=True, parent=self)
         self._model_listing.call(
-            registry.list, lambda specs: self.prompt_panel.set_models([spec for spec in specs if spec.is_image_model]),
+            partial(list_image_models, registry), lambda listed: self.prompt_panel.set_models(*listed),
             lambda message: self.status.showMessage(f"Cannot list the models: {message}", 12000))
         self._model_lookup = BackgroundCalls(latest_only=True, parent=self)
         self._file_calls = BackgroundCalls(latest_only=False, parent=self)
@@ -315,11 +322,12 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_image_changed(self) -> None:
         path = self.document.path
+        self.prompt_panel.set_init_image(path)  # image to image starts from what the canvas shows
         if not path:
             return
         self.setWindowTitle(f"{Path(path).name} — Latent Studio")
         # Reading the PNG's metadata and resolving its model touch the disk: done on a worker.
-        fallback = self.prompt_panel.settings().get("model")
+        fallback = self.prompt_panel.current_model()
         self._model_lookup.call(partial(_latent_factor_of, path, fallback, self.registry),
                                 partial(self._apply_latent_factor, path), lambda message: None)
 

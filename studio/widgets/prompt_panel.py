@@ -1,34 +1,40 @@
-"""PromptPanel: everything a Generate needs, emitted as one plain dict the controller turns into a request.
+"""PromptPanel: everything a Generate needs, emitted as the engine's own `GenerateRequest`.
 
-The panel knows models only as the `ModelSpec`s the window hands it; it never talks to the engine.
+The panel knows models only as the `ModelSpec`s (and size multiples) the window hands it; it never
+talks to the engine or reads a file, so nothing here blocks the GUI thread.
 """
 
 from __future__ import annotations
 
-import secrets
-from typing import Any, Callable, Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QKeySequence, QShortcut, QStandardItemModel
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut, QStandardItemModel
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy,
-    QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
+    QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine.models.registry import DEFAULT_IMAGE_MODEL, image_size_multiple
+from engine.api import EditSettings, GenerateRequest
+from engine.grid import MAX_SEED
+from engine.grid import random_seed as fresh_seed
+from engine.models.registry import DEFAULT_IMAGE_MODEL
 from engine.models.spec import IMAGE_FAMILIES, ModelSpec
 from engine.schedulers import scheduler_names
 from studio.icons import icon
 
-SEED_MAX = 2**32 - 1
+SEED_MAX = MAX_SEED
 MAX_SIZE = 4096
 DEFAULT_COUNT = 4
 DEFAULT_GRID = 4
 
-# Keys of `generate_requested`, in the order GenerateRequest declares them.
-REQUEST_KEYS = ("prompt", "negative_prompt", "model", "width", "height", "steps", "guidance", "scheduler",
-                "seed", "count", "grid_rows", "grid_cols")
-SETTINGS_KEYS = REQUEST_KEYS + ("seed_locked",)
+DEFAULT_SIZE_MULTIPLE = 64  # SD 1.x's, the largest of the families, until the window says otherwise
+PLACEHOLDER = "What to draw"
+# The GenerateRequest fields the panel shows and remembers between runs (`settings()`).
+PERSISTED_FIELDS = ("prompt", "negative_prompt", "model", "width", "height", "steps", "guidance", "scheduler",
+                    "seed", "count", "grid_rows", "grid_cols", "strength")
 
 
 class SeedSpinBox(QDoubleSpinBox):
@@ -56,26 +62,30 @@ class SeedSpinBox(QDoubleSpinBox):
 class PromptPanel(QWidget):
     """Prompt, model and sampling settings; Generate (button, Ctrl+Enter) emits `generate_requested`.
 
-    `generate_requested(dict)` carries exactly REQUEST_KEYS. `model` is the chosen spec's
-    `reference` (its id for bundled and cached models, its path for local folders and single
-    files), so the request resolves to the same model again; `scheduler` is None for "model
-    default". With the seed unlocked every Generate first rolls a new random seed into the seed
-    box, so the box always shows the seed of the last batch.
+    `generate_requested(GenerateRequest)` carries the request as the panel shows it, with an
+    empty `output_dir` (where results go is the controller's business). `model` is the chosen
+    spec's `reference` (its id for bundled and cached models, its path for local folders and
+    single files), so the request resolves to the same model again; `scheduler` is None for
+    "model default". With "from canvas" ticked the canvas image (`set_init_image`) is the init
+    image at `strength`. With the seed unlocked every Generate first rolls a new random seed into
+    the seed box, so the box always shows the seed of the last batch.
     """
 
-    generate_requested = Signal(dict)
+    generate_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None, random_seed: Callable[[], int] | None = None):
         super().__init__(parent)
         self.setObjectName("PromptPanel")
-        self._random_seed = random_seed or (lambda: secrets.randbelow(SEED_MAX + 1))
+        self._random_seed = random_seed or fresh_seed
         self._specs: list[ModelSpec] = []
+        self._size_multiples: dict[str, int] = {}  # model reference -> the size multiple the engine checks
+        self._init_image: str | None = None
         self._wanted_model: str | None = None  # restored before the models arrived
         self._applying = False  # True while restore() sets the model, so its defaults do not win
 
         self.prompt_edit = QPlainTextEdit()
         self.prompt_edit.setObjectName("promptEdit")
-        self.prompt_edit.setPlaceholderText("What to draw — e.g. a red house by a lake at dusk")
+        self.prompt_edit.setPlaceholderText(PLACEHOLDER)
         self.prompt_edit.setTabChangesFocus(True)
         self.prompt_edit.setMinimumHeight(72)
         self.negative_edit = QPlainTextEdit()
@@ -89,6 +99,11 @@ class PromptPanel(QWidget):
         self.model_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(14)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.model_info = QLabel()
+        self.model_info.setObjectName("modelInfo")
+        self.model_info.setWordWrap(True)
+        self.model_info.setForegroundRole(QPalette.PlaceholderText)
+        self.model_info.hide()
 
         self.width_box = self._size_box("Image width in pixels")
         self.height_box = self._size_box("Image height in pixels")
@@ -126,6 +141,19 @@ class PromptPanel(QWidget):
         self.count_box.setValue(DEFAULT_COUNT)
         self.count_box.setToolTip("Candidates per Generate (best first when a scorer ranks them)")
         self.rows_box = self._grid_box("Latent grid rows: blocks you can resample later")
+        self.init_check = QCheckBox("From canvas")
+        self.init_check.setObjectName("initFromCanvas")
+        self.init_check.setToolTip("Image to image: start from the image on the canvas instead of noise")
+        self.init_check.setEnabled(False)
+        self.strength_box = QDoubleSpinBox()
+        self.strength_box.setRange(0.05, 1.0)
+        self.strength_box.setDecimals(2)
+        self.strength_box.setSingleStep(0.05)
+        self.strength_box.setValue(GenerateRequest.strength)
+        self.strength_box.setPrefix("strength ")
+        self.strength_box.setToolTip("How far to move away from the canvas image: 1 keeps nothing of it")
+        self.strength_box.setEnabled(False)
+        self.init_check.toggled.connect(self.strength_box.setEnabled)
         self.cols_box = self._grid_box("Latent grid columns: blocks you can resample later")
 
         self.generate_button = QPushButton("Generate")
@@ -170,12 +198,14 @@ class PromptPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
         form.addRow("Model", self.model_combo)
+        form.addRow("", self.model_info)
         form.addRow("Size", self._row(self.width_box, QLabel("×"), self.height_box))
         form.addRow("Steps", self._row(self.steps_box, QLabel("Guidance"), self.guidance_box))
         form.addRow("Scheduler", self.scheduler_combo)
         form.addRow("Seed", self._row(self.seed_box, self.seed_lock, self.new_seed_button))
         form.addRow("Candidates", self.count_box)
         form.addRow("Grid", self._row(self.rows_box, QLabel("×"), self.cols_box))
+        form.addRow("Init", self._row(self.init_check, self.strength_box))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -202,21 +232,25 @@ class PromptPanel(QWidget):
 
     # --- models ----------------------------------------------------------------------------
 
-    def set_models(self, models: Iterable[ModelSpec]) -> None:
+    def set_models(self, models: Iterable[ModelSpec], size_multiples: Mapping[str, int] | None = None) -> None:
         """Fill the picker with the image models of `models` (sd1, sd2, sdxl); others are left out.
 
+        `size_multiples` maps a model's reference to the size multiple the engine checks (read from
+        its configs by the caller, off the GUI thread); a model without one steps by 64.
         Models that are not available (e.g. a Hugging Face repo not in the cache) are listed but
         disabled, with their description as tooltip. The current choice survives a refresh when the
         model is still there; otherwise the first available model is chosen and its defaults applied.
         """
         previous = self.current_model() or self._wanted_model
         self._specs = [spec for spec in models if spec.family in IMAGE_FAMILIES]
+        self._size_multiples = dict(size_multiples or {})
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for spec in self._specs:
             self.model_combo.addItem(f"{spec.id}  ·  {spec.family}", spec.reference)
             row = self.model_combo.count() - 1
-            tip = spec.description or f"{spec.family} model ({spec.source})"
+            tip = "\n".join(part for part in (spec.draws, spec.description) if part) \
+                or f"{spec.family} model ({spec.source})"
             if not spec.available:
                 tip = f"Not available: {tip}"
                 item = self.model_combo.model().item(row) if isinstance(self.model_combo.model(),
@@ -260,6 +294,7 @@ class PromptPanel(QWidget):
         self._update_size_step()
         spec = self._specs[row] if 0 <= row < len(self._specs) else None
         self.scheduler_combo.setItemText(0, f"model default ({spec.default_scheduler})" if spec else "model default")
+        self._show_what_it_draws(spec)
         if spec is not None and apply_defaults and not self._applying:
             self.apply_model_defaults(spec)
 
@@ -271,13 +306,18 @@ class PromptPanel(QWidget):
         self.steps_box.setValue(spec.default_steps)
         self.guidance_box.setValue(spec.default_guidance)
 
+    def _show_what_it_draws(self, spec: ModelSpec | None) -> None:
+        """The model's own words on what its prompts may say, under the picker and in the prompt box."""
+        draws = spec.draws if spec is not None else ""
+        self.model_info.setText(draws)
+        self.model_info.setVisible(bool(draws))
+        example = spec.example_prompt if spec is not None else ""
+        self.prompt_edit.setPlaceholderText(f"{PLACEHOLDER} — e.g. {example}" if example else PLACEHOLDER)
+
     def _size_multiple(self) -> int:
+        # the multiple the engine checks sizes against, so no size the boxes accept fails as a job
         spec = self.current_spec()
-        if spec is None:
-            return 8
-        # the multiple the engine checks sizes against, so no size the boxes accept fails as a job;
-        # it reads two small config files and loads nothing
-        return image_size_multiple(spec)
+        return self._size_multiples.get(spec.reference, DEFAULT_SIZE_MULTIPLE) if spec else DEFAULT_SIZE_MULTIPLE
 
     def _update_size_step(self) -> None:
         multiple = self._size_multiple()
@@ -319,39 +359,73 @@ class PromptPanel(QWidget):
         """Emit `generate_requested`; an empty prompt is legal (the model draws unconditionally)."""
         if not self.seed_locked():
             self.seed_box.setSeed(self._new_seed())
-        self.generate_requested.emit(self.request_params())
+        self.generate_requested.emit(self.request())
 
-    def request_params(self) -> dict[str, Any]:
-        """What the next Generate would emit (with the seed now in the box)."""
-        for box in (self.width_box, self.height_box, self.seed_box):
+    def request(self) -> GenerateRequest:
+        """What the next Generate would emit (with the seed now in the box), `output_dir` empty."""
+        for box in (self.width_box, self.height_box, self.seed_box, self.strength_box):
             box.interpretText()  # a value typed but not yet committed counts
-        return {
-            "prompt": self.prompt_edit.toPlainText(),
-            "negative_prompt": self.negative_edit.toPlainText(),
-            "model": self.current_model() or self._wanted_model or DEFAULT_IMAGE_MODEL,
-            "width": self._aligned(self.width_box.value()),
-            "height": self._aligned(self.height_box.value()),
-            "steps": self.steps_box.value(),
-            "guidance": round(self.guidance_box.value(), self.guidance_box.decimals()),
-            "scheduler": self.scheduler_combo.currentData(),
-            "seed": self.seed_box.seed(),
-            "count": self.count_box.value(),
-            "grid_rows": self.rows_box.value(),
-            "grid_cols": self.cols_box.value(),
-        }
+        init_image = self._init_image if self.init_check.isChecked() else None
+        return GenerateRequest(
+            prompt=self.prompt_edit.toPlainText(),
+            negative_prompt=self.negative_edit.toPlainText(),
+            output_dir="",
+            model=self.current_model() or self._wanted_model or DEFAULT_IMAGE_MODEL,
+            width=self._aligned(self.width_box.value()),
+            height=self._aligned(self.height_box.value()),
+            steps=self.steps_box.value(),
+            guidance=round(self.guidance_box.value(), self.guidance_box.decimals()),
+            scheduler=self.scheduler_combo.currentData(),
+            seed=self.seed_box.seed(),
+            count=self.count_box.value(),
+            grid_rows=self.rows_box.value(),
+            grid_cols=self.cols_box.value(),
+            init_image=init_image,
+            strength=round(self.strength_box.value(), self.strength_box.decimals()),
+        )
+
+    # --- image to image --------------------------------------------------------------------
+
+    def set_init_image(self, path: str | None) -> None:
+        """The canvas image, offered as the init image ("From canvas"); None: nothing to start from."""
+        self._init_image = path or None
+        self.init_check.setEnabled(self._init_image is not None)
+        if self._init_image is None:
+            self.init_check.setChecked(False)
+        name = Path(path).name if path else "no image on the canvas"
+        self.init_check.setToolTip(f"Image to image: start from the canvas image ({name}) instead of noise")
 
     # --- persistence -----------------------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
         """The panel's state as plain str/int/float/bool values (QSettings keeps them as they are).
 
-        Like `request_params` plus `seed_locked`; "model default" is stored as "" since QSettings
-        has no None.
+        The request's PERSISTED_FIELDS plus `seed_locked`; "model default" is stored as "" since
+        QSettings has no None.
         """
-        state = self.request_params()
+        request = self.request()
+        state = {name: getattr(request, name) for name in PERSISTED_FIELDS}
         state["scheduler"] = state["scheduler"] or ""
         state["seed_locked"] = self.seed_locked()
         return state
+
+    def apply_request(self, request: GenerateRequest) -> None:
+        """Show a past image's request ("Use these settings"): its prompt, model, size, sampling,
+        grid and seed, locked so that Generate makes that image again. The count stays the user's."""
+        state = {name: getattr(request, name) for name in PERSISTED_FIELDS if name != "count"}
+        self.restore({**state, "seed_locked": True})
+
+    def apply_settings(self, settings: EditSettings, grid: tuple[int, int] | None = None,
+                       size: tuple[int, int] | None = None) -> None:
+        """Show the settings an edited image records (prompt, model, sampling), its grid and
+        (width, height); None fields keep what the panel shows."""
+        state: dict[str, Any] = {field.name: getattr(settings, field.name) for field in fields(settings)
+                                 if getattr(settings, field.name) is not None}
+        if grid is not None:
+            state["grid_rows"], state["grid_cols"] = grid
+        if size is not None:
+            state["width"], state["height"] = size
+        self.restore(state)
 
     def restore(self, state: dict[str, Any]) -> None:
         """Put back what `settings()` returned; unknown keys are ignored, bad values skipped.
@@ -381,9 +455,10 @@ class PromptPanel(QWidget):
             value = _as_int(state.get(key))
             if value is not None:
                 box.setValue(self._aligned(value) if box in (self.width_box, self.height_box) else value)
-        guidance = _as_float(state.get("guidance"))
-        if guidance is not None:
-            self.guidance_box.setValue(guidance)
+        for key, box in (("guidance", self.guidance_box), ("strength", self.strength_box)):
+            value = _as_float(state.get(key))
+            if value is not None:
+                box.setValue(value)
         if "scheduler" in state:
             row = self.scheduler_combo.findData(state["scheduler"] or None)
             self.scheduler_combo.setCurrentIndex(row if row >= 0 else 0)

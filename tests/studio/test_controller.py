@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF
 
-from engine.api import CompareRequest, CompareResult, GenerateResult, ImageResult
+from engine.api import CompareRequest, CompareResult, GenerateRequest, GenerateResult, ImageResult
 from engine.errors import OutOfMemory
 from engine.jobs import JobQueue
 from studio import controller as controller_module
@@ -87,7 +87,8 @@ class Rig:
         self.panel = QueuePanel(JobListModel(self.queue, self.bridge), self.queue)
 
     def generate(self, count: int = 2) -> int:
-        return self.controller.generate(dict(prompt="a red circle", model="fake", seed=5, count=count))
+        return self.controller.generate(GenerateRequest(prompt="a red circle", output_dir="", model="fake", seed=5,
+                                                        count=count))
 
     def retry_in_panel(self, qtbot, job_id: int) -> None:
         qtbot.waitUntil(lambda: self.panel.select_job(job_id) and self.panel.retry_action.isEnabled(),

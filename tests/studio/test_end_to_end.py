@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
+from engine.api import GenerateRequest
 from engine.models.registry import ModelRegistry
 from studio.app import build_studio
 from studio.theme import apply_dark_theme
@@ -23,8 +24,8 @@ def studio(qtbot, qapp, kit, tmp_path):
 
 
 def _params(model="tiny-sd1"):
-    return dict(prompt="a red circle", negative_prompt="", model=model, width=64, height=64, steps=2,
-                guidance=5.0, scheduler=None, seed=3, count=2, grid_rows=4, grid_cols=4)
+    return GenerateRequest(prompt="a red circle", output_dir="", model=model, width=64, height=64, steps=2,
+                           guidance=5.0, seed=3, count=2)
 
 
 def test_generate_pick_resample_compare_keep_undo(qtbot, studio, tmp_path):

@@ -1,4 +1,4 @@
-"""PromptPanel: Ctrl+Enter emits the typed settings, models apply their defaults, seed lock, persistence."""
+"""PromptPanel: Ctrl+Enter emits a GenerateRequest, models apply their defaults, seed lock, persistence."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PySide6.QtTest import QTest
 from engine.api import GenerateRequest
 from engine.models.spec import ModelSpec
 from engine.schedulers import scheduler_names
-from studio.widgets.prompt_panel import REQUEST_KEYS, SEED_MAX, PromptPanel
+from studio.widgets.prompt_panel import SEED_MAX, PromptPanel
 
 TOY = ModelSpec("toy-scenes", "sd1", "bundled", "/nowhere/toy", native_size=(64, 128), default_steps=20,
                 default_guidance=4.0, default_scheduler="ddim")
@@ -28,7 +28,7 @@ def panel(qtbot):
     seeds = itertools.count(1000)
     widget = PromptPanel(random_seed=lambda: next(seeds))
     qtbot.addWidget(widget)
-    widget.set_models([TOY, XL, LOCAL, MISSING, CLIP, VIDEO])
+    widget.set_models([TOY, XL, LOCAL, MISSING, CLIP, VIDEO], {TOY.reference: 64})
     return widget
 
 
@@ -72,7 +72,7 @@ def test_choosing_a_model_applies_its_defaults(panel):
     panel.model_combo.setCurrentIndex(2)  # no native size: the family's
     assert (panel.width_box.value(), panel.height_box.value()) == (512, 512)
     assert panel.steps_box.value() == 28
-    assert panel.request_params()["model"] == "/models/my-sd2"  # a local model is requested by its path
+    assert panel.request().model == "/models/my-sd2"  # a local model is requested by its path
 
 
 def test_scheduler_choices(panel):
@@ -101,17 +101,11 @@ def test_ctrl_enter_emits_typed_values(qtbot, panel):
 
     with qtbot.waitSignal(panel.generate_requested, timeout=2000) as blocker:
         QTest.keyClick(panel.prompt_edit, Qt.Key_Return, Qt.ControlModifier)
-    params = blocker.args[0]
-    assert set(params) == set(REQUEST_KEYS)  # a dict signal travels as a QVariantMap: keys come sorted
-    assert params == {
-        "prompt": "a red house", "negative_prompt": "blurry", "model": "sdxl-base", "width": 640, "height": 384,
-        "steps": 12, "guidance": 6.5, "scheduler": "euler_a", "seed": 4_000_000_000, "count": 6,
-        "grid_rows": 2, "grid_cols": 8,
-    }
+    assert blocker.args[0] == GenerateRequest(
+        prompt="a red house", negative_prompt="blurry", output_dir="", model="sdxl-base", width=640, height=384,
+        steps=12, guidance=6.5, scheduler="euler_a", seed=4_000_000_000, count=6, grid_rows=2, grid_cols=8,
+    )
     assert panel.prompt_edit.toPlainText() == "a red house"  # Ctrl+Enter did not type a newline
-    # the dict is exactly what the controller feeds to the request
-    request = GenerateRequest(output_dir="/tmp/out", **params)
-    assert request.seed == 4_000_000_000 and request.scheduler == "euler_a"
 
 
 @pytest.mark.parametrize("key", [Qt.Key_Return, Qt.Key_Enter])
@@ -128,30 +122,31 @@ def test_button_generates_with_empty_prompt(qtbot, panel):
     assert not panel.generate_button.icon().isNull()
     with qtbot.waitSignal(panel.generate_requested, timeout=2000) as blocker:
         qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
-    assert blocker.args[0]["prompt"] == ""
-    assert blocker.args[0]["scheduler"] is None
+    assert blocker.args[0].prompt == ""
+    assert blocker.args[0].scheduler is None
 
 
 def test_sizes_snap_to_the_step(panel):
     # TOY has no configs of its own, so its family's shipped SD 1.5 ones rule: multiples of 64
     panel.width_box.setValue(301)
     panel.height_box.setValue(280)
-    params = panel.request_params()
+    request = panel.request()
     assert panel.width_box.singleStep() == 64
-    assert (params["width"], params["height"]) == (320, 256)
+    assert (request.width, request.height) == (320, 256)
 
 
 @pytest.mark.parametrize("model", ["tiny-sd1", "tiny-sdxl"])
 def test_every_size_the_panel_accepts_is_one_the_engine_accepts(qtbot, kit_cache, model):
     """The step is the engine's own multiple (VAE factor x UNet levels), not just the VAE factor."""
     from engine.errors import BadInput
+    from engine.models.registry import image_size_multiple
     from engine.sampling import latent_geometry
 
     spec = kit_cache.registry.resolve(model)
     pipe = kit_cache.pipeline(spec)
     panel = PromptPanel()
     qtbot.addWidget(panel)
-    panel.set_models([spec])
+    panel.set_models([spec], {spec.reference: image_size_multiple(spec)})  # as the window reads it, on a worker
     step = panel.width_box.singleStep()
     assert step > pipe.vae_scale_factor  # the kit: VAE factor 2, two UNet levels, so 4
     with pytest.raises(BadInput):
@@ -159,11 +154,11 @@ def test_every_size_the_panel_accepts_is_one_the_engine_accepts(qtbot, kit_cache
     for width in range(step, 12 * step, 3):
         panel.width_box.setValue(width)
         panel.height_box.setValue(width + 1)
-        params = panel.request_params()
-        latent_geometry(pipe, params["height"], params["width"])  # raises BadInput for a size the engine refuses
+        request = panel.request()
+        latent_geometry(pipe, request.height, request.width)  # raises BadInput for a size the engine refuses
 
 
-def _emitted(qtbot, panel) -> dict:
+def _emitted(qtbot, panel) -> GenerateRequest:
     with qtbot.waitSignal(panel.generate_requested, timeout=2000) as blocker:
         panel.generate_button.click()
     return blocker.args[0]
@@ -172,13 +167,13 @@ def _emitted(qtbot, panel) -> dict:
 def test_locked_seed_is_kept(qtbot, panel):
     panel.set_seed_locked(True)
     panel.seed_box.setSeed(1234)
-    assert [_emitted(qtbot, panel)["seed"] for _ in range(3)] == [1234, 1234, 1234]
+    assert [_emitted(qtbot, panel).seed for _ in range(3)] == [1234, 1234, 1234]
     assert panel.seed_box.seed() == 1234
 
 
 def test_unlocked_seed_changes_every_time_and_is_shown(qtbot, panel):
     panel.set_seed_locked(False)
-    seeds = [_emitted(qtbot, panel)["seed"] for _ in range(4)]
+    seeds = [_emitted(qtbot, panel).seed for _ in range(4)]
     assert len(set(seeds)) == 4
     assert panel.seed_box.seed() == seeds[-1]  # the box shows the seed of the last batch
     assert all(0 <= seed <= SEED_MAX for seed in seeds)
@@ -187,7 +182,7 @@ def test_unlocked_seed_changes_every_time_and_is_shown(qtbot, panel):
 def test_unlocked_seed_with_the_real_random_source(qtbot):
     widget = PromptPanel()
     qtbot.addWidget(widget)
-    seeds = {_emitted(qtbot, widget)["seed"] for _ in range(5)}
+    seeds = {_emitted(qtbot, widget).seed for _ in range(5)}
     assert len(seeds) == 5
 
 
@@ -246,13 +241,13 @@ def test_restore_before_models_and_with_string_values(qtbot):
     widget.restore({"model": "sdxl-base", "width": "640", "height": "480", "steps": "15", "guidance": "2.5",
                     "seed": "4294967295", "seed_locked": "true", "scheduler": "", "count": "2",
                     "grid_rows": "1", "grid_cols": "16", "bogus": object()})
-    widget.set_models([TOY, XL])
-    params = widget.request_params()
-    assert params["model"] == "sdxl-base"
-    assert (params["width"], params["height"], params["steps"]) == (640, 480, 15)
-    assert params["guidance"] == 2.5 and params["scheduler"] is None
-    assert params["seed"] == SEED_MAX and widget.seed_locked()
-    assert (params["count"], params["grid_rows"], params["grid_cols"]) == (2, 1, 16)
+    widget.set_models([TOY, XL], {XL.reference: 32})
+    request = widget.request()
+    assert request.model == "sdxl-base"
+    assert (request.width, request.height, request.steps) == (640, 480, 15)
+    assert request.guidance == 2.5 and request.scheduler is None
+    assert request.seed == SEED_MAX and widget.seed_locked()
+    assert (request.count, request.grid_rows, request.grid_cols) == (2, 1, 16)
 
 
 def test_restore_ignores_garbage(qtbot, panel):
@@ -268,4 +263,4 @@ def test_no_models_falls_back_to_the_default_model(qtbot):
     widget = PromptPanel()
     qtbot.addWidget(widget)
     widget.set_models([])
-    assert widget.request_params()["model"] == "toy-scenes"
+    assert widget.request().model == "toy-scenes"

@@ -2,6 +2,7 @@
 
 from PySide6.QtCore import QSettings
 
+from engine.api import GenerateRequest
 from engine.models.registry import ModelRegistry
 from studio.app import build_studio
 from studio.stall_probe import StallProbe
@@ -14,16 +15,16 @@ def test_event_loop_keeps_running_during_generation_and_compare(qtbot, qapp, kit
         studio.window.show()
         controller = studio.controller
         # warm up: load the model once, outside the measurement
-        controller.generate(dict(prompt="warm", negative_prompt="", model="tiny-sd1", width=64, height=64, steps=1,
-                                 guidance=5.0, scheduler=None, seed=0, count=1, grid_rows=4, grid_cols=4))
+        controller.generate(GenerateRequest(prompt="warm", output_dir="", model="tiny-sd1", width=64, height=64,
+                                            steps=1, guidance=5.0, seed=0, count=1))
         qtbot.waitUntil(lambda: all(j.done for j in studio.queue.jobs()), timeout=120_000)
         source = studio.queue.jobs()[0].result.images[0].path
         studio.window.document.open_image(source)
 
         probe = StallProbe()
         probe.start()
-        controller.generate(dict(prompt="a red circle", negative_prompt="", model="tiny-sd1", width=64, height=64,
-                                 steps=4, guidance=5.0, scheduler=None, seed=1, count=4, grid_rows=4, grid_cols=4))
+        controller.generate(GenerateRequest(prompt="a red circle", output_dir="", model="tiny-sd1", width=64, height=64,
+                                            steps=4, guidance=5.0, seed=1, count=4))
         controller.compare(1, 1)
         qtbot.waitUntil(lambda: all(j.done for j in studio.queue.jobs()), timeout=300_000)
         probe.stop()
