@@ -73,16 +73,20 @@ class GenerateRequest:
     grid_seeds: GridSeeds | None = None
     init_image: str | None = None
     strength: float = 0.6
-    scorer: str | None = None
-    rerank: bool = True
+    scorer: str | None = None  # None: the default scorer (the bundled one)
+    rerank: bool = False  # score the candidates against the prompt and return them best first
     trust_pickle: bool = False  # the user vouched for a pickled checkpoint named by `model`
 
 
 @dataclass(frozen=True)
 class ImageResult:
+    """One image a task wrote: its file, the seed that made it (a resample's new cell seed), the
+    latent grid it was made from (None where it has none, e.g. an inpainting of an imported
+    image) and, when candidates were scored, its prompt score."""
+
     path: str
     seed: int
-    grid: GridSeeds
+    grid: GridSeeds | None = None
     score: float | None = None
 
 
@@ -182,19 +186,12 @@ class CompareRequest:
 
 
 @dataclass(frozen=True)
-class EditedImage:
-    path: str
-    seed: int
-    grid: GridSeeds | None = None
-
-
-@dataclass(frozen=True)
 class EditResult:
     """Result of a resample or inpaint: the candidates and the denoise + decode time."""
 
     task: ClassVar[str] = "edit"
 
-    images: tuple[EditedImage, ...]
+    images: tuple[ImageResult, ...]
     seconds: float
 
 
@@ -211,14 +208,30 @@ class CompareResult:
     report: str
 
 
-# --- JSON round trip -------------------------------------------------------------------
+# --- the task table ----------------------------------------------------------------------
 
-REQUEST_TYPES: dict[str, type] = {
-    "generate": GenerateRequest,
-    "resample": ResampleRequest,
-    "inpaint": InpaintRequest,
-    "compare": CompareRequest,
+
+@dataclass(frozen=True)
+class Task:
+    """A task: its request class and the function that runs it, as "module:function".
+
+    The function is named, not imported, so `import engine` stays free of torch; the job queue
+    imports it when a job of this task starts.
+    """
+
+    request: type
+    function: str
+
+
+TASKS: dict[str, Task] = {
+    "generate": Task(GenerateRequest, "engine.tasks.generate:run"),
+    "resample": Task(ResampleRequest, "engine.tasks.resample:run"),
+    "inpaint": Task(InpaintRequest, "engine.tasks.inpaint:run"),
+    "compare": Task(CompareRequest, "engine.tasks.compare:run"),
 }
+
+
+# --- JSON round trip -------------------------------------------------------------------
 
 
 def _encode(value: Any) -> Any:
@@ -232,9 +245,11 @@ def _encode(value: Any) -> Any:
 
 
 def to_json(obj: Any) -> dict[str, Any]:
-    """A request or result as a JSON-ready dict, tagged with its task name."""
+    """A request or result as a JSON-ready dict, tagged with its task name (where it has one)."""
     data = _encode(obj)
-    data["task"] = type(obj).task
+    task = getattr(type(obj), "task", None)
+    if task is not None:
+        data["task"] = task
     return data
 
 
@@ -242,9 +257,9 @@ def request_from_json(data: dict[str, Any]) -> Any:
     """Rebuild a request from `to_json` output; unknown keys are ignored for forward compatibility."""
     data = dict(data)
     task = data.pop("task", "generate")
-    cls = REQUEST_TYPES.get(task)
-    if cls is None:
+    if task not in TASKS:
         raise ValueError(f"unknown task {task!r} in request")
+    cls = TASKS[task].request
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: v for k, v in data.items() if k in names}
     if kwargs.get("grid_seeds") is not None:

@@ -1,48 +1,81 @@
-"""Atomic file writes: a temporary file in the same folder, fsync, then rename over the target.
+"""Atomic file writes: content goes to a hidden temporary file in the target's folder, is synced,
+and only then appears under its final name, so a crash or a full disk never leaves half a file.
 
-A crash or a full disk leaves either the old file or the new one, never half of one.
+Two ways to finish:
+- `write_new` for results (images, compare files, clips, exports): the file gets the wanted name,
+  or the first free `NAME-1.EXT`, `NAME-2.EXT`, ... — claimed with a hard link, which fails if
+  the name exists, so two processes writing into one folder never take one name, and no file is
+  ever replaced;
+- `atomic_path` / `write_text_atomic` for files that are meant to be replaced (a project file
+  saved again): the temporary file is renamed over the target.
+
+Temporary files are named `.NAME.XXXXXXXX.latent-studio.tmp`. One that a killed process left
+behind is swept by `sweep_stale_temps` when a later writer starts in that folder, once it is
+older than STALE_SECONDS (so a write in progress elsewhere is never touched); no other file
+matches the pattern, so nothing of anyone else's is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 from engine.errors import StudioError
+
+TEMP_SUFFIX = ".latent-studio.tmp"
+STALE_SECONDS = 15 * 60  # no write of ours takes this long between creating and finishing a temp file
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + r"$")
+# Filesystems without hard links (FAT, some network shares) say so with one of these.
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 
 
 class WriteFailed(StudioError):
     kind = "write_failed"
 
 
+def _failed(target: Path, exc: OSError) -> WriteFailed:
+    return WriteFailed(f"Could not write {target}: {exc.strerror or exc}. Check free space and permissions.")
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces `target` atomically."""
-    target = Path(target)
+def _temp_file(target: Path) -> Iterator[Path]:
+    """A synced, readable temporary file next to `target`; removed unless the body moved it away."""
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=suffix if suffix is not None else ".tmp", dir=target.parent,
-        )
+        sweep_stale_temps(target.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
         os.close(fd)
         tmp = Path(tmp_name)
         yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results should read like any saved file
-        os.replace(tmp, target)
     except OSError as exc:
+        raise _failed(target, exc) from exc
+    finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        raise WriteFailed(f"Could not write {target}: {exc.strerror or exc}. Check free space and permissions.") from exc
-    except BaseException:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        raise
+
+
+def _finish(tmp: Path) -> None:
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; results should read like any saved file
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces `target` atomically."""
+    target = Path(target)
+    with _temp_file(target) as tmp:
+        yield tmp
+        _finish(tmp)
+        os.replace(tmp, target)
 
 
 def write_atomic(target: str | Path, writer: Callable[[Path], None]) -> Path:
@@ -53,3 +86,75 @@ def write_atomic(target: str | Path, writer: Callable[[Path], None]) -> Path:
 
 def write_text_atomic(target: str | Path, text: str) -> Path:
     return write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def candidate_names(wanted: Path) -> Iterator[Path]:
+    """`wanted`, then NAME-1.EXT, NAME-2.EXT, ... in its folder."""
+    yield wanted
+    for counter in itertools.count(1):
+        yield wanted.with_name(f"{wanted.stem}-{counter}{wanted.suffix}")
+
+
+def write_new(wanted: str | Path, writer: Callable[[Path], None]) -> Path:
+    """Write a new file at `wanted`, or at the first free numbered name beside it; return its path.
+
+    `writer(tmp)` writes the content to a temporary path. No existing file is ever replaced.
+    """
+    wanted = Path(wanted)
+    with _temp_file(wanted) as tmp:
+        writer(tmp)
+        _finish(tmp)
+        for target in candidate_names(wanted):
+            try:
+                os.link(tmp, target)  # fails if `target` exists: the name is claimed atomically
+                return target
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in _NO_LINKS:
+                    raise
+                if _claim_by_create(tmp, target):
+                    return target
+    raise AssertionError("unreachable: candidate_names never ends")
+
+
+def _claim_by_create(tmp: Path, target: Path) -> bool:
+    """Without hard links: create `target` exclusively, then move the content onto our own claim."""
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    os.replace(tmp, target)
+    return True
+
+
+def write_text_new(wanted: str | Path, text: str) -> Path:
+    return write_new(wanted, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def is_our_temp(name: str) -> bool:
+    return bool(_TEMP_NAME.match(name))
+
+
+def sweep_stale_temps(folder: str | Path, older_than: float = STALE_SECONDS) -> list[Path]:
+    """Remove temporary files of ours that a killed writer left in `folder`; return what went.
+
+    Only names of our pattern, only plain files, only ones last modified `older_than` seconds ago
+    or more: a write in progress (here or in another process) is younger than that.
+    """
+    removed = []
+    cutoff = time.time() - older_than
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed  # a folder we cannot list: the write that follows says what is wrong
+    for entry in entries:
+        if not is_our_temp(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # gone already (another sweeper) or not ours to remove
+    return removed

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine import __version__
+from engine.api import to_json
 from engine.errors import StudioError
+from engine.grid import random_seed
 
 DEMO_PROMPTS = (
     "a large red circle on the left on a black background",
@@ -156,7 +158,7 @@ def _edit_fields(args) -> dict:
     rows, cols = args.grid if args.grid else (None, None)
     fields = dict(
         image=str(Path(args.image).resolve()), output_dir=str(Path(args.out).resolve()),
-        seed=_random_seed() if args.seed is None else args.seed, grid_rows=rows, grid_cols=cols,
+        seed=random_seed() if args.seed is None else args.seed, grid_rows=rows, grid_cols=cols,
         settings=EditSettings(model=args.model, prompt=getattr(args, "prompt", None)),
     )
     if args.block is not None:
@@ -179,7 +181,7 @@ def run_job(request: Any, models, show_progress: bool) -> Any:
     from engine.events import Progress
     from engine.jobs import JobQueue, JobStatus
 
-    with JobQueue(models=models) as queue:
+    with JobQueue(model_cache=models) as queue:
         if show_progress:
             queue.subscribe(lambda e: _print_progress(e) if isinstance(e, Progress) else None)
         handle = queue.submit(request)
@@ -207,18 +209,6 @@ def _print_progress(event) -> None:
     print(f"\rstep {event.step}/{event.total}", end="", file=sys.stderr, flush=True)
 
 
-def _image_json(image) -> dict:
-    return {"path": image.path, "seed": image.seed, "grid": image.grid.to_json(), "score": image.score}
-
-
-def _generate_json(result) -> dict:
-    return {"model": result.model, "images": [_image_json(i) for i in result.images], "seconds": result.seconds}
-
-
-def _random_seed() -> int:
-    return int.from_bytes(os.urandom(4), "little")
-
-
 # --- commands ------------------------------------------------------------------------------
 
 
@@ -239,7 +229,7 @@ def cmd_generate(args) -> dict:
     model = args.model or models.registry.default_image_model().id
     request = GenerateRequest(
         prompt=args.prompt, negative_prompt=args.negative, output_dir=str(Path(args.out).resolve()), model=model,
-        seed=_random_seed() if args.seed is None else args.seed, count=args.count, steps=args.steps,
+        seed=random_seed() if args.seed is None else args.seed, count=args.count, steps=args.steps,
         guidance=args.guidance, scheduler=args.scheduler, width=args.width, height=args.height,
         grid_rows=args.grid[0], grid_cols=args.grid[1],
         init_image=str(Path(args.init_image).resolve()) if args.init_image else None,
@@ -250,7 +240,7 @@ def cmd_generate(args) -> dict:
         for image in result.images:
             score = f"  score {image.score:.3f}" if image.score is not None else ""
             print(f"{image.path}  seed {image.seed}{score}")
-    return _generate_json(result)
+    return to_json(result)
 
 
 def cmd_regenerate(args) -> dict:
@@ -266,11 +256,7 @@ def cmd_regenerate(args) -> dict:
     result = run_job(replace(request, **changes), _make_cache(), show_progress=not args.json)
     if not args.json:
         print(result.images[0].path)
-    return _generate_json(result) if request.task == "generate" else _edit_json(result)
-
-
-def _edit_json(result) -> dict:
-    return {"images": [{"path": i.path, "seed": i.seed} for i in result.images], "seconds": result.seconds}
+    return to_json(result)
 
 
 def _run_edit(request, args, seed_label: str) -> dict:
@@ -278,7 +264,7 @@ def _run_edit(request, args, seed_label: str) -> dict:
     if not args.json:
         for image in result.images:
             print(f"{image.path}  {seed_label} {image.seed}")
-    return _edit_json(result)
+    return to_json(result)
 
 
 def cmd_resample(args) -> dict:
@@ -302,20 +288,13 @@ def cmd_compare(args) -> dict:
 
     request = CompareRequest(radius=args.radius, context=args.context, **_edit_fields(args))
     result = run_job(request, _make_cache(), show_progress=not args.json)
-    output = {
-        "resample": {"path": result.resample_path, "metrics": result.resample_metrics},
-        "inpaint": {"path": result.inpaint_path, "metrics": result.inpaint_metrics},
-        "side_by_side": result.side_by_side,
-        "heatmaps": list(result.heatmaps),
-        "report": result.report,
-    }
     if not args.json:
         print(f"{'measure':18} {'resample':>10} {'inpaint':>10}")
         for key in result.resample_metrics:
             row = [result.resample_metrics[key], result.inpaint_metrics[key]]
             print(f"{key:18} " + " ".join("         —" if v is None else f"{v:10.4f}" for v in row))
         print(f"side by side: {result.side_by_side}")
-    return output
+    return to_json(result)
 
 
 def cmd_demo(args) -> dict:
@@ -331,7 +310,7 @@ def cmd_demo(args) -> dict:
                                   rerank=True)
         result = run_job(request, models, show_progress=False)
         seconds += result.seconds
-        images += [_image_json(i) | {"prompt": prompt} for i in result.images]
+        images += [to_json(image) | {"prompt": prompt} for image in result.images]
     if not args.json:
         print(f"Wrote {len(images)} images with their metadata (prompt, seeds, grid) to {out}")
         print("Open them in any viewer; `latent-studio regenerate IMAGE.png --out DIR` makes one again exactly.")

@@ -8,16 +8,17 @@ latent rectangle times the VAE factor, so pixel masks and latent masks always ag
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.api import EditSettings, GenerateRequest, GridSeeds, request_from_json
+from engine import sampling
+from engine.api import EditSettings, GridSeeds
 from engine.errors import BadInput
 from engine.grid import cell_bounds
 from engine.images import load_rgb
-from engine.metadata import read_studio_metadata
+from engine.metadata import read_recorded
+from engine.preview import LatentPreviewer
 
 
 @dataclass(frozen=True)
@@ -43,35 +44,6 @@ def load_source(path: str) -> Source:
     pixels = np.asarray(image, dtype=np.uint8).copy()
     grid, settings = read_recorded(path)
     return Source(str(path), pixels, grid, settings)
-
-
-def read_recorded(path: str) -> tuple[GridSeeds | None, EditSettings]:
-    """The grid and generation settings an image's metadata records (None / empty when imported)."""
-    try:
-        data = read_studio_metadata(path)
-    except BadInput:
-        return None, EditSettings()
-    grid = settings = None
-    try:
-        if data.get("grid"):
-            grid = GridSeeds.from_json(data["grid"])
-        if isinstance(data.get("settings"), dict):
-            known = EditSettings.__dataclass_fields__
-            settings = EditSettings(**{k: v for k, v in data["settings"].items() if k in known})
-    except (KeyError, TypeError, ValueError):
-        return None, EditSettings()  # metadata from another version or tool: treat as imported
-    if settings is None or grid is None:
-        try:
-            recorded = request_from_json(data["request"])
-        except (KeyError, TypeError, ValueError):
-            recorded = None
-        if isinstance(recorded, GenerateRequest):
-            grid = grid or recorded.grid_seeds
-            settings = settings or EditSettings(
-                prompt=recorded.prompt, negative_prompt=recorded.negative_prompt, model=recorded.model,
-                steps=recorded.steps, guidance=recorded.guidance, scheduler=recorded.scheduler,
-            )
-    return grid, settings or EditSettings()
 
 
 def fill_settings(given: EditSettings, recorded: EditSettings, default_model: str | None) -> EditSettings:
@@ -209,18 +181,84 @@ def composite(original: np.ndarray, decoded: np.ndarray, window_box, alpha: np.n
     return out
 
 
-def output_path(output_dir: str | Path, stem: str) -> Path:
-    folder = Path(output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}.png"
-    counter = 1
-    while path.exists():
-        path = folder / f"{stem}-{counter}.png"
-        counter += 1
-    return path
-
-
 def settings_json(settings: EditSettings) -> dict:
     return {name: getattr(settings, name) for name in EditSettings.__dataclass_fields__}
 
 
+class PreparedEdit:
+    """Everything the edits of one image need, worked out once: the source, the settings with
+    their defaults, the resolved model and its pipeline, the latent geometry and the grid.
+
+    A resample of several candidates, and a comparison (a resample and an inpaint of one block),
+    each read the image and load the model once, and encode each prompt size once.
+    """
+
+    def __init__(self, image: str, settings: EditSettings, model_cache, rows: int | None, cols: int | None,
+                 grid_required: bool):
+        self.source = load_source(image)
+        recorded = self.source.settings
+        registry = model_cache.registry
+        has_model = (settings.model or recorded.model) is not None
+        settings = fill_settings(settings, recorded, None if has_model else registry.default_image_model().id)
+        self.spec = registry.resolve(settings.model)
+        if not self.spec.is_image_model:
+            raise BadInput(f"{self.spec.id} is a {self.spec.family} model and cannot edit images.")
+        self.pipe = model_cache.pipeline(self.spec, "txt2img")
+        self.previewer = LatentPreviewer.for_spec(self.spec)
+        self.steps = settings.steps or self.spec.default_steps
+        self.guidance = self.spec.default_guidance if settings.guidance is None else settings.guidance
+        self.scheduler = settings.scheduler or self.spec.default_scheduler
+        self.settings = replace(settings, model=self.spec.reference, steps=self.steps, guidance=self.guidance,
+                                scheduler=self.scheduler)
+        self.channels, self.latent_h, self.latent_w = sampling.latent_geometry(
+            self.pipe, self.source.height, self.source.width
+        )
+        self.factor = self.pipe.vae_scale_factor
+        self.multiple = 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
+        grid = self.source.grid
+        rows = rows or (grid.rows if grid else None)
+        cols = cols or (grid.cols if grid else None)
+        if grid_required and (rows is None or cols is None):
+            raise BadInput(
+                f"{self.source.path} has no Latent Studio metadata, so its grid is unknown; pass --grid ROWSxCOLS."
+            )
+        self.rows, self.cols = rows, cols
+        # An image keeps its recorded seeds only if the grid asked for is the one it was made with.
+        self.imported = grid is None or (grid.rows, grid.cols) != (rows, cols)
+        self._conditioning: dict[tuple[int, int], sampling.Conditioning] = {}
+
+    def block(self, row: int, col: int) -> Block:
+        return locate_block(self.rows, self.cols, row, col, self.latent_h, self.latent_w, self.factor)
+
+    def conditioning(self, height: int, width: int) -> sampling.Conditioning:
+        """The prompt encoded for a denoise of height x width pixels (SDXL's size embedding
+        depends on it), encoded once per size."""
+        key = (height, width)
+        if key not in self._conditioning:
+            self._conditioning[key] = sampling.encode_conditioning(
+                self.pipe, self.spec.family, self.settings.prompt, self.settings.negative_prompt, self.guidance,
+                height, width,
+            )
+        return self._conditioning[key]
+
+
+def threshold_hold(scheduler, original, noise, free_map, timesteps):
+    """The per-step hold (differential diffusion): a pixel whose map value is m is free only in the
+    last m of the schedule, as if SDEdit had started it at strength m, and is reset to the original
+    noised to the current step before that. After step i of N it is free where m > 1 - (i + 1) / N:
+    the block (m = 1) is free throughout, the fall-off ring joins as the noise gets finer (so it only
+    adapts in detail to the new block), and m = 0 is never free.
+    """
+    import torch
+
+    total = len(timesteps)
+
+    def hook(index: int, timestep, latents):
+        free = free_map > 1.0 - (index + 1) / total
+        if index + 1 < total:
+            held = scheduler.add_noise(original, noise, timesteps[index + 1:index + 2])
+        else:
+            held = original
+        return torch.where(free, latents, held.to(latents.dtype))
+
+    return hook

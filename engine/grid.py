@@ -7,11 +7,18 @@ and nothing else, and the same seeds give the same noise bit for bit.
 
 from __future__ import annotations
 
+import secrets
+
 import numpy as np
 
 from engine.api import GridSeeds
 
 MAX_SEED = 2**32 - 1  # 32-bit seeds, as people know them from other tools and JSON keeps exactly
+
+
+def random_seed() -> int:
+    """A fresh user-facing seed; the one source of them (command line, window, controller)."""
+    return secrets.randbelow(MAX_SEED + 1)
 
 
 def cell_bounds(length: int, parts: int) -> list[tuple[int, int]]:

@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 from engine import events
 from engine.errors import Cancelled, StudioError
@@ -29,7 +29,7 @@ from engine.tasks import run_task
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[Any, "JobContext"], Any]
+Runner = Callable[[Any, "TaskContext"], Any]
 Subscriber = Callable[[events.Event], None]
 PreviewFn = Callable[[Any], Any]
 
@@ -58,8 +58,28 @@ class JobStatus(str, enum.Enum):
 # --- per-job context ---------------------------------------------------------------------------
 
 
+@runtime_checkable
+class TaskContext(Protocol):
+    """What every task function may use of its context, and all it may use.
+
+    JobContext (a queued job), compare's per-side context and the tests' direct context
+    implement it; a task that needs more must add it here, and to each of them.
+    """
+
+    model_cache: Any  # engine.models.cache.ModelCache: the registry and the loaded pipelines
+
+    def report(self, step: int, total: int, preview: Any = None) -> None:
+        """Progress of the whole job (step of total) and an optional small RGB preview."""
+
+    def check_cancelled(self) -> None:
+        """Raise engine.errors.Cancelled if the job was cancelled; tasks call it between steps."""
+
+    def candidate_ready(self, index: int, path: str, seed: int) -> None:
+        """Candidate `index` is saved at `path`: a viewer may show it before the whole job ends."""
+
+
 class JobContext:
-    """What a task sees of its job: progress reporting, the cancel flag and the model cache.
+    """A queued job's TaskContext: progress reporting, the cancel flag and the model cache.
 
     One per job, so interrupts and progress never live in module globals. A task may also be
     called directly with `JobContext(job_id)`, which reports nowhere and is never cancelled
@@ -69,12 +89,12 @@ class JobContext:
     def __init__(
         self,
         job_id: int,
-        models: Any = None,
+        model_cache: Any = None,
         on_progress: Optional[Callable[[int, int, Any], None]] = None,
         on_candidate: Optional[Callable[[int, str, int], None]] = None,
     ) -> None:
         self.job_id = job_id
-        self.models = models
+        self.model_cache = model_cache
         self._on_progress = on_progress
         self._on_candidate = on_candidate
         self._cancel = threading.Event()
@@ -218,11 +238,11 @@ class JobQueue:
     that take a job accept its handle or its id.
     """
 
-    def __init__(self, runner: Runner = run_task, models: Any = None, cpu_workers: int = 2) -> None:
+    def __init__(self, runner: Runner = run_task, model_cache: Any = None, cpu_workers: int = 2) -> None:
         if cpu_workers < 1:
             raise ValueError(f"cpu_workers must be at least 1, got {cpu_workers}")
         self._runner = runner
-        self._models = models
+        self._model_cache = model_cache
         self._pool_sizes = {"gpu": 1, "cpu": cpu_workers}
         # One re-entrant lock guards all state: a subscriber (or a SIGINT handler, as in the
         # CLI) may call back into the queue from a thread that is already inside it.
@@ -245,13 +265,18 @@ class JobQueue:
         self._delivered_count = 0
         self._event_thread: Optional[threading.Thread] = None
         self._retired_event_threads: list[threading.Thread] = []
+        # The job each worker thread is running, so a model load (reported by the cache on the
+        # loading thread) is announced as that job's Loading event.
+        self._running_here = threading.local()
+        self._stop_load_reports = (
+            model_cache.add_load_listener(self._on_model_load) if model_cache is not None else None)
         self._register_exit_hook()
 
     # -- properties
 
     @property
-    def models(self) -> Any:
-        return self._models
+    def model_cache(self) -> Any:
+        return self._model_cache
 
     @property
     def paused(self) -> bool:
@@ -364,6 +389,9 @@ class JobQueue:
                     if handle.status is JobStatus.RUNNING:
                         self._request_cancel(handle)
             workers = [thread for pool in self._threads.values() for thread in pool]
+            if self._stop_load_reports is not None:
+                self._stop_load_reports()  # a cache outlives its queues; it must not keep calling this one
+                self._stop_load_reports = None
         if not wait:
             return
         current = threading.current_thread()
@@ -412,7 +440,7 @@ class JobQueue:
             job_id = self._next_id
             self._next_id += 1
             handle = JobHandle(job_id, request, resource, self._delivered, retry_of=retry_of)
-            handle._context = JobContext(job_id, self._models, functools.partial(self._on_progress, handle),
+            handle._context = JobContext(job_id, self._model_cache, functools.partial(self._on_progress, handle),
                                          functools.partial(self._on_candidate, handle))
             self._by_id[job_id] = handle
             self._post(events.Queued(job_id, request))
@@ -469,7 +497,7 @@ class JobQueue:
         handle.finished_at = time.time()
         if handle._context is not None:
             handle._context.cancel()  # a task that leaked its context into a thread sees it end
-        handle._context = None  # drop the models reference with the job
+        handle._context = None  # drop the model cache reference with the job
         if status is JobStatus.COMPLETED:
             event: events.Event = events.Finished(handle.id, result)
         elif status is JobStatus.FAILED:
@@ -497,6 +525,11 @@ class JobQueue:
         with self._lock:
             if self._post_while_running(handle, events.Progress(handle.id, step, total, preview)):
                 handle.progress = (step, total)
+
+    def _on_model_load(self, spec: Any) -> None:
+        handle = getattr(self._running_here, "handle", None)
+        if handle is not None:  # a load outside any job of ours (another queue, a direct call) is not ours
+            self._post_while_running(handle, events.Loading(handle.id, spec.id))
 
     def _on_candidate(self, handle: JobHandle, index: int, path: str, seed: int) -> None:
         self._post_while_running(handle, events.CandidateReady(handle.id, index, path, seed))
@@ -595,6 +628,7 @@ class JobQueue:
 
     def _run(self, handle: JobHandle, context: JobContext) -> None:
         status, result, error, kind = JobStatus.COMPLETED, None, None, None
+        self._running_here.handle = handle
         try:
             context.check_cancelled()  # cancelled between being taken and starting
             result = self._runner(handle.request, context)
@@ -607,6 +641,8 @@ class JobQueue:
             expected = isinstance(exc, StudioError)
             log.log(logging.INFO if expected else logging.ERROR, "job %s (%s) failed: %s", handle.id,
                     type(handle.request).__name__, error, exc_info=None if expected else exc)
+        finally:
+            self._running_here.handle = None
         with self._lock:
             # Decided under the lock, so cancel() either sees this job running (and it ends
             # Cancelled, its late result dropped) or sees it ended (and returns False).

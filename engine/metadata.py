@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine import __version__
-from engine.api import GenerateRequest, request_from_json, to_json
-from engine.atomic import atomic_path
+from engine.api import EditSettings, GenerateRequest, GridSeeds, request_from_json, to_json
+from engine.atomic import write_new
 from engine.errors import BadInput
 from engine.schedulers import a1111_name
 
@@ -44,7 +44,10 @@ def a1111_parameters(request: GenerateRequest, model_name: str, width: int, heig
 
 
 def save_png(image, path: str | Path, request: Any, parameters: str, extra: dict | None = None) -> Path:
-    """Write `image` atomically as PNG with both metadata chunks."""
+    """Write `image` atomically as a new PNG with both metadata chunks; return where it went.
+
+    That is `path`, or `NAME-1.png`, `NAME-2.png`, ... when the name is taken: no file is replaced.
+    """
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
@@ -53,9 +56,7 @@ def save_png(image, path: str | Path, request: Any, parameters: str, extra: dict
     if extra:
         payload.update(extra)
     info.add_text(STUDIO_KEY, json.dumps(payload, sort_keys=True))
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG", pnginfo=info)
-    return Path(path)
+    return write_new(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=info))
 
 
 def read_studio_metadata(path: str | Path) -> dict:
@@ -88,3 +89,40 @@ def read_request(path: str | Path):
         return request_from_json(data["request"])
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"{Path(path).name} has Latent Studio metadata this version cannot read ({exc}).") from exc
+
+
+class Recorded(NamedTuple):
+    """What an image's metadata says about how it was made; empty for images made elsewhere."""
+
+    grid: GridSeeds | None
+    settings: EditSettings
+
+
+def read_recorded(path: str | Path) -> Recorded:
+    """The grid and generation settings a PNG records. The one reader of them: edits, the
+    window's document and its history all call this. Foreign or damaged metadata reads as none."""
+    try:
+        data = read_studio_metadata(path)
+    except BadInput:
+        return Recorded(None, EditSettings())
+    grid = settings = None
+    try:
+        if data.get("grid"):
+            grid = GridSeeds.from_json(data["grid"])
+        if isinstance(data.get("settings"), dict):
+            known = EditSettings.__dataclass_fields__
+            settings = EditSettings(**{k: v for k, v in data["settings"].items() if k in known})
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return Recorded(None, EditSettings())  # metadata from another version or tool: treat as imported
+    if settings is None or grid is None:
+        try:
+            recorded = request_from_json(data["request"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            recorded = None
+        if isinstance(recorded, GenerateRequest):
+            grid = grid or recorded.grid_seeds
+            settings = settings or EditSettings(
+                prompt=recorded.prompt, negative_prompt=recorded.negative_prompt, model=recorded.model,
+                steps=recorded.steps, guidance=recorded.guidance, scheduler=recorded.scheduler,
+            )
+    return Recorded(grid, settings or EditSettings())

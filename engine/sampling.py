@@ -226,8 +226,3 @@ def candidate_progress(context, index: int, count: int, previewer=None):
         context.check_cancelled()
 
     return on_step
-
-
-def candidate_saved(context, index: int, path, seed: int) -> None:
-    """Tell the job candidate `index` is on disk, so the window shows it before the job ends."""
-    context.candidate_ready(index, str(path), seed)

@@ -19,11 +19,13 @@ from engine.jobs import JobQueue
 from engine.models.cache import ModelCache
 from engine.models.registry import ModelRegistry
 from engine.paths import user_config_dir, user_data_dir
+from studio.binding_check import broken_binding_message
 from studio.bridge import EngineBridge
 from studio.controller import StudioController
 from studio.document import ImageDocument
 from studio.history import HistoryModel, SessionFolders
 from studio.main_window import MainWindow
+from studio.session_guard import SessionGuard, recovery_notice
 from studio.viewmodels.candidates import CandidatesModel
 from studio.viewmodels.job_list import JobListModel
 from studio.theme import apply_dark_theme
@@ -38,21 +40,27 @@ class Studio:
     bridge: EngineBridge
     controller: StudioController
     models: ModelCache
+    guard: SessionGuard
 
     def shutdown(self) -> None:
         self.window.save_settings()
         self.bridge.close()
         self.queue.shutdown(wait=True, cancel_running=True)
+        self.guard.end()  # last: only a shutdown that got this far counts as clean
 
 
 def build_studio(registry: ModelRegistry | None = None, data_dir: Path | None = None,
-                 settings: QSettings | None = None, device: str | None = None) -> Studio:
+                 settings: QSettings | None = None, device: str | None = None,
+                 record_crashes: bool = False) -> Studio:
+    """The studio on `data_dir`; `record_crashes` sends a fatal error's stack to the session's crash log."""
     device = device or pick_device()
     registry = registry or ModelRegistry()
     models = ModelCache(registry, device=device)
-    queue = JobQueue(models=models)
+    queue = JobQueue(model_cache=models)
     bridge = EngineBridge(queue)
     folders = SessionFolders(Path(data_dir) if data_dir else user_data_dir())
+    guard = SessionGuard(folders)
+    unclean_ends = guard.begin(record_crashes)
     history = HistoryModel(folders)
     document = ImageDocument()
     candidates = CandidatesModel()
@@ -65,15 +73,22 @@ def build_studio(registry: ModelRegistry | None = None, data_dir: Path | None = 
 
     window = MainWindow(controller, registry, JobListModel(queue, bridge), settings, describe_device(device))
     history.reload()
-    return Studio(window, queue, bridge, controller, models)
+    notice = recovery_notice(unclean_ends)
+    if notice:
+        window.status.showMessage(notice)  # stays until the next message
+    return Studio(window, queue, bridge, controller, models, guard)
 
 
 def main(argv: list[str] | None = None) -> int:
+    broken = broken_binding_message()
+    if broken:
+        print(broken, file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("Latent Studio")
     app.setOrganizationName("Latent Studio")
     apply_dark_theme(app)
-    studio = build_studio()
+    studio = build_studio(record_crashes=True)
     studio.window.show()
     app.aboutToQuit.connect(studio.shutdown)
     return app.exec()

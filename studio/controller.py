@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from engine.api import CompareRequest, GenerateRequest, InpaintRequest, ResampleRequest
+from engine.grid import random_seed
 from engine.jobs import JobQueue
 from studio.background import BackgroundCalls
 from studio.bridge import EngineBridge
@@ -87,7 +88,7 @@ class StudioController(QObject):
         if not self._has_image():
             return None
         request = ResampleRequest(image=self.document.path, output_dir=str(self.folders.results_dir()), row=row,
-                                  col=col, seed=_fresh_seed(), count=self.resample_count, **self._grid())
+                                  col=col, seed=random_seed(), count=self.resample_count, **self._grid())
         return self._submit(request, "resample", request.count)
 
     @Slot(int, int)
@@ -95,7 +96,7 @@ class StudioController(QObject):
         if not self._has_image():
             return None
         request = CompareRequest(image=self.document.path, output_dir=str(self.folders.results_dir()), row=row,
-                                 col=col, seed=_fresh_seed(), **self._grid())
+                                 col=col, seed=random_seed(), **self._grid())
         return self._submit(request, "compare")
 
     @Slot()
@@ -107,9 +108,9 @@ class StudioController(QObject):
             return
         # The request is fixed now, as the user sees it; the mask PNG is encoded off the GUI thread
         # from a copy (the user may paint on meanwhile) and the job is queued once it is on disk.
-        mask_path = self.folders.imports_dir() / f"mask-{_fresh_seed()}.png"
+        mask_path = self.folders.imports_dir() / f"mask-{random_seed()}.png"
         request = InpaintRequest(image=self.document.path, output_dir=str(self.folders.results_dir()),
-                                 mask=str(mask_path), seed=_fresh_seed(), count=self.resample_count, **self._grid())
+                                 mask=str(mask_path), seed=random_seed(), count=self.resample_count, **self._grid())
         self._mask_writer.call(partial(write_mask, self.document.mask.copy(), mask_path),
                                lambda _: self._submit(request, "inpaint", request.count), self.message.emit)
 
@@ -148,7 +149,7 @@ class StudioController(QObject):
             self.history.add([result.resample_path, result.inpaint_path])
             self.comparison_ready.emit(result, self.queue.get(job_id).request)
             return
-        items = [(image.path, image.seed, getattr(image, "score", None)) for image in result.images]
+        items = [(image.path, image.seed, image.score) for image in result.images]
         self.candidates.set_results(job_id, items)
         self.history.add([path for path, _, _ in items])
         self.message.emit(f"{len(items)} result{'s' if len(items) != 1 else ''} in {result.seconds:.1f} s "
@@ -172,12 +173,6 @@ class StudioController(QObject):
         if kept:
             self.history.add(kept)
         return kept
-
-
-def _fresh_seed() -> int:
-    import os
-
-    return int.from_bytes(os.urandom(4), "little")
 
 
 def _qimage(preview) -> QImage:

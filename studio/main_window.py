@@ -56,10 +56,10 @@ def list_image_models(registry: ModelRegistry) -> tuple[list, dict[str, int]]:
 def _latent_factor_of(path: str, fallback_model: str | None, registry: ModelRegistry) -> int | None:
     """Pixels per latent cell for the model the PNG at `path` records (else `fallback_model`);
     None when neither resolves. Reads the file and may scan model folders: a worker's job."""
-    from engine.edits import read_recorded
+    from engine.metadata import read_recorded
 
     try:
-        model = read_recorded(path)[1].model or fallback_model
+        model = read_recorded(path).settings.model or fallback_model
         return vae_scale_factor(registry.resolve(model))
     except (StudioError, OSError):
         return None

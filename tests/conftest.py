@@ -48,10 +48,10 @@ def kit_cache(kit):
 
 
 class DirectContext:
-    """The JobContext interface for calling a task directly, recording progress."""
+    """A TaskContext (engine.jobs) for calling a task directly, recording progress."""
 
-    def __init__(self, models):
-        self.models = models
+    def __init__(self, model_cache):
+        self.model_cache = model_cache
         self.progress = []
         self.saved = []  # (steps reported before it, index, path, seed) per candidate_ready
         self.cancel_after = None

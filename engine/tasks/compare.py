@@ -12,28 +12,31 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import metrics
+from engine import edits, metrics
 from engine.api import CompareRequest, CompareResult, InpaintRequest, ResampleRequest
-from engine.atomic import atomic_path, write_text_atomic
+from engine.atomic import write_new, write_text_new
 from engine.errors import BadInput
+from engine.jobs import TaskContext
 from engine.tasks import inpaint, resample
 
 
-def run(request: CompareRequest, context) -> CompareResult:
+def run(request: CompareRequest, context: TaskContext) -> CompareResult:
     common = dict(image=request.image, output_dir=request.output_dir, row=request.row, col=request.col,
                   seed=request.seed, count=1, grid_rows=request.grid_rows, grid_cols=request.grid_cols,
                   settings=request.settings)
-    resample_request = ResampleRequest(radius=request.radius, context=request.context, **common)
-    prepared = resample.PreparedEdit(resample_request, context, request.grid_rows, request.grid_cols,
-                                     grid_required=True)
+    # One preparation for both sides: the image is read, its metadata parsed and the model
+    # resolved once, and the prompt encoded once per denoise size.
+    prepared = edits.PreparedEdit(request.image, request.settings, context.model_cache, request.grid_rows,
+                                  request.grid_cols, grid_required=True)
     block = prepared.block(request.row, request.col)
     radius = block.pixel_width if request.radius is None else float(request.radius)
     if radius <= 0:
         raise BadInput(f"The comparison needs a fall-off radius above 0 pixels, got {radius:g}.")
     # Each task times its own work with model loading left out (DESIGN section 6), so both sides
     # are timed alike; timing around the calls here would count loading, reading and setup too.
-    resample_result = resample.run(resample_request, _Half(context, 0))
-    inpaint_result = inpaint.run(InpaintRequest(**common), _Half(context, 1))
+    resample_result = resample.run_prepared(ResampleRequest(radius=request.radius, context=request.context, **common),
+                                            prepared, _Half(context, 0))
+    inpaint_result = inpaint.run_prepared(InpaintRequest(**common), prepared, _Half(context, 1))
     resampled, inpainted = resample_result.images[0], inpaint_result.images[0]
 
     original = prepared.source.pixels
@@ -48,22 +51,25 @@ def run(request: CompareRequest, context) -> CompareResult:
     }
     out = Path(request.output_dir)
     stem = f"{Path(request.image).stem[:40]}-compare-r{request.row}c{request.col}-{request.seed}"
+    # The strip claims this run's name; the run's other files carry the same number, so a second
+    # comparison into this folder gets files of its own and the first run's report stays.
     side_by_side = _save_rgb(np.concatenate([original, results["resample"], results["inpaint"]], axis=1),
                              out / f"{stem}-side-by-side.png")
+    run_tag = side_by_side.stem[len(f"{stem}-side-by-side"):]  # "" or "-N"
     heatmaps = tuple(
-        str(_save_rgb(metrics.difference_heatmap(y, results[name] / 255.0), out / f"{stem}-heatmap-{name}.png"))
+        str(_save_rgb(metrics.difference_heatmap(y, results[name] / 255.0), out / f"{stem}-heatmap-{name}{run_tag}.png"))
         for name in ("resample", "inpaint")
     )
     report = {
-        "image": request.image,
+        "image": Path(request.image).name,
         "block": {"row": request.row, "col": request.col, "pixel_box": list(block.pixel_box)},
         "radius": radius,
-        "resample": {"path": resampled.path, "metrics": measures["resample"]},
-        "inpaint": {"path": inpainted.path, "metrics": measures["inpaint"]},
-        "side_by_side": str(side_by_side),
-        "heatmaps": list(heatmaps),
+        "resample": {"path": Path(resampled.path).name, "metrics": measures["resample"]},
+        "inpaint": {"path": Path(inpainted.path).name, "metrics": measures["inpaint"]},
+        "side_by_side": side_by_side.name,
+        "heatmaps": [Path(path).name for path in heatmaps],
     }
-    report_path = write_text_atomic(out / f"{stem}-report.json", json.dumps(report, indent=2, allow_nan=False))
+    report_path = write_text_new(out / f"{stem}-report{run_tag}.json", json.dumps(report, indent=2, allow_nan=False))
     return CompareResult(
         resample_path=resampled.path, inpaint_path=inpainted.path,
         resample_metrics=measures["resample"], inpaint_metrics=measures["inpaint"],
@@ -72,12 +78,12 @@ def run(request: CompareRequest, context) -> CompareResult:
 
 
 class _Half:
-    """Progress of one of the two sub-tasks mapped onto one bar for the whole comparison."""
+    """compare's TaskContext for one of its two sides: progress mapped onto one bar for both."""
 
-    def __init__(self, context, half: int):
+    def __init__(self, context: TaskContext, half: int):
         self._context = context
         self._half = half
-        self.models = context.models
+        self.model_cache = context.model_cache
 
     def report(self, step, total, preview=None):
         self._context.report(self._half * total + step, 2 * total, preview)
@@ -101,10 +107,7 @@ def _read(path: str) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.float32)
 
 
-def _save_rgb(pixels: np.ndarray, path: Path) -> Path:
+def _save_rgb(pixels: np.ndarray, wanted: Path) -> Path:
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Image.fromarray(pixels.astype(np.uint8)).save(tmp, format="PNG")
-    return path
+    return write_new(wanted, lambda tmp: Image.fromarray(pixels.astype(np.uint8)).save(tmp, format="PNG"))

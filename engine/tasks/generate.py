@@ -2,8 +2,9 @@
 
 Candidate i of a request with seed s uses seed s + i, and its grid seeds derive from that
 seed (or are pinned by the request, as regenerate and resample do). Every candidate is
-written to disk as a PNG with full metadata the moment it is decoded; candidates are then
-scored against the prompt when a CLIP scorer is available and returned best first.
+written to disk as a PNG with full metadata the moment it is decoded. When the request asks
+for `rerank`, candidates are then scored against the prompt by a CLIP scorer (if one is
+available) and returned best first; otherwise no scorer is loaded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from engine.api import GenerateRequest, GenerateResult, ImageResult
 from engine.errors import BadInput
 from engine.grid import derive_grid_seeds, grid_noise, validate_grid
 from engine.images import load_rgb
+from engine.jobs import TaskContext
 from engine.metadata import a1111_parameters, save_png
 from engine.models.spec import ModelSpec
 from engine.preview import LatentPreviewer
@@ -27,11 +29,11 @@ from engine.schedulers import make_scheduler
 MAX_PIXELS = 4096 * 4096  # beyond this no consumer GPU has the memory; refuse before allocating
 
 
-def run(request: GenerateRequest, context) -> GenerateResult:
-    models = context.models
-    spec = models.registry.resolve(request.model, trust_pickle=request.trust_pickle)
+def run(request: GenerateRequest, context: TaskContext) -> GenerateResult:
+    model_cache = context.model_cache
+    spec = model_cache.registry.resolve(request.model, trust_pickle=request.trust_pickle)
     _check_request(request, spec)
-    pipe = models.pipeline(spec, "txt2img")
+    pipe = model_cache.pipeline(spec, "txt2img")
     sampling.require_plain_unet(pipe, spec.id)
     settings = resolve_settings(request, spec)
     channels, latent_h, latent_w = sampling.latent_geometry(pipe, settings.height, settings.width)
@@ -72,14 +74,16 @@ def run(request: GenerateRequest, context) -> GenerateResult:
             request, seed=seed, count=1, grid_seeds=grid, grid_rows=grid.rows, grid_cols=grid.cols,
             width=settings.width, height=settings.height, steps=settings.steps,
             guidance=settings.guidance, scheduler=settings.scheduler, model=spec.reference,
+            rerank=False, scorer=None,  # one image is made again, with nothing to rank it against
             trust_pickle=False,  # trust is the user's word for this run, never something a file can carry
         )
         path = _write_candidate(pixels, output_dir, candidate, spec)
         results.append(ImageResult(path=str(path), seed=seed, grid=grid))
-        sampling.candidate_saved(context, index, path, seed)
+        context.candidate_ready(index, str(path), seed)
         started += time.perf_counter() - writing  # "seconds" is denoise + decode, not PNG writing
     seconds = time.perf_counter() - started
-    results = rank(results, request, models, context)
+    if request.rerank:
+        results = rank(results, request, model_cache)
     return GenerateResult(model=spec.id, images=tuple(results), seconds=seconds)
 
 
@@ -134,34 +138,26 @@ def _slug(text: str, limit: int = 40) -> str:
 def _write_candidate(pixels, output_dir: Path, request: GenerateRequest, spec: ModelSpec) -> Path:
     from PIL import Image
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{_slug(request.prompt)}-{request.seed}"
-    path = output_dir / f"{stem}.png"
-    counter = 1
-    while path.exists():
-        path = output_dir / f"{stem}-{counter}.png"
-        counter += 1
     parameters = a1111_parameters(
         request, spec.id, request.width, request.height, request.steps, request.guidance, request.scheduler
     )
-    save_png(Image.fromarray(pixels), path, request, parameters)
-    return path
+    return save_png(Image.fromarray(pixels), output_dir / f"{_slug(request.prompt)}-{request.seed}.png", request,
+                    parameters)
 
 
-def rank(results: list[ImageResult], request: GenerateRequest, models, context) -> list[ImageResult]:
-    """Score candidates against the prompt and sort best first, when a scorer is available."""
-    scorer_spec = models.registry.resolve(request.scorer) if request.scorer else models.registry.default_scorer()
+def rank(results: list[ImageResult], request: GenerateRequest, model_cache) -> list[ImageResult]:
+    """Score candidates against the prompt and sort them best first, when a scorer is available."""
+    registry = model_cache.registry
+    scorer_spec = registry.resolve(request.scorer) if request.scorer else registry.default_scorer()
     if scorer_spec is None:
         return results
     from PIL import Image
 
-    scorer = models.scorer(scorer_spec)
+    scorer = model_cache.scorer(scorer_spec)
     images = []
     for result in results:
         with Image.open(result.path) as image:
             images.append(image.convert("RGB"))
     scores = scorer.score(images, request.prompt)
     scored = [replace(r, score=float(s)) for r, s in zip(results, scores)]
-    if request.rerank:
-        scored.sort(key=lambda r: r.score, reverse=True)
-    return scored
+    return sorted(scored, key=lambda r: r.score, reverse=True)

@@ -16,21 +16,32 @@ import cv2
 import numpy as np
 
 from engine import edits, sampling
-from engine.api import EditedImage, EditResult, GenerateRequest, InpaintRequest
+from engine.api import EditResult, GenerateRequest, ImageResult, InpaintRequest
 from engine.errors import BadInput
 from engine.grid import derive_grid_seeds, grid_noise
 from engine.images import load_rgb
+from engine.jobs import TaskContext
 from engine.metadata import a1111_parameters, save_png
 from engine.schedulers import make_scheduler
-from engine.tasks.resample import PreparedEdit, threshold_hold
 
 
-def run(request: InpaintRequest, context) -> EditResult:
+def run(request: InpaintRequest, context: TaskContext) -> EditResult:
+    by_block = _by_block(request)
+    prepared = edits.PreparedEdit(request.image, request.settings, context.model_cache, request.grid_rows,
+                                  request.grid_cols, grid_required=by_block)
+    return run_prepared(request, prepared, context)
+
+
+def _by_block(request: InpaintRequest) -> bool:
     by_block = request.row is not None or request.col is not None
     if by_block == (request.mask is not None):
         raise BadInput("Give either a block (--block ROW,COL) or a mask image (--mask), not both or neither.")
-    prepared = PreparedEdit(request, context, request.grid_rows, request.grid_cols, grid_required=by_block)
-    if by_block:
+    return by_block
+
+
+def run_prepared(request: InpaintRequest, prepared: edits.PreparedEdit, context: TaskContext) -> EditResult:
+    """`run` on an edit prepared already (compare prepares once for both of its sides)."""
+    if _by_block(request):
         block = prepared.block(request.row, request.col)
         mask = np.zeros((prepared.source.height, prepared.source.width), dtype=bool)
         top, bottom, left, right = block.pixel_box
@@ -52,8 +63,8 @@ def run(request: InpaintRequest, context) -> EditResult:
         filled = replace(request, count=1, seed=seed, grid_rows=prepared.rows, grid_cols=prepared.cols,
                          settings=prepared.settings)
         path = _save(pixels, request, filled, prepared, seed)
-        results.append(EditedImage(path=str(path), seed=seed))
-        sampling.candidate_saved(context, index, path, seed)
+        results.append(ImageResult(path=str(path), seed=seed, grid=prepared.source.grid))
+        context.candidate_ready(index, str(path), seed)
     return EditResult(images=tuple(results), seconds=seconds)
 
 
@@ -70,7 +81,7 @@ def load_mask(path: str, height: int, width: int) -> np.ndarray:
     return mask
 
 
-def inpaint_pixels(prepared: PreparedEdit, mask: np.ndarray, seed: int, strength: float, feather: int,
+def inpaint_pixels(prepared: edits.PreparedEdit, mask: np.ndarray, seed: int, strength: float, feather: int,
                    on_step=None) -> np.ndarray:
     import torch
     from PIL import Image
@@ -81,9 +92,7 @@ def inpaint_pixels(prepared: PreparedEdit, mask: np.ndarray, seed: int, strength
     device = pipe._execution_device
     source = prepared.source
     original = sampling.encode_image(pipe, Image.fromarray(source.pixels))
-    cond = sampling.encode_conditioning(pipe, prepared.spec.family, prepared.settings.prompt,
-                                        prepared.settings.negative_prompt, prepared.guidance,
-                                        source.height, source.width)
+    cond = prepared.conditioning(source.height, source.width)
     # a latent pixel is free if any of its pixels is masked, so the latent region covers the mask
     latent_mask = cv2.resize(mask.astype(np.uint8), (prepared.latent_w, prepared.latent_h),
                              interpolation=cv2.INTER_AREA) > 0
@@ -100,7 +109,7 @@ def inpaint_pixels(prepared: PreparedEdit, mask: np.ndarray, seed: int, strength
         masked_latents = sampling.encode_image(pipe, Image.fromarray(masked_pixels))
         extra = torch.cat([free_map[None, None].to(original.dtype), masked_latents], dim=1)
     else:
-        hook = threshold_hold(scheduler, original, noise, free_map, timesteps)
+        hook = edits.threshold_hold(scheduler, original, noise, free_map, timesteps)
     latents = sampling.initial_latents(pipe, scheduler, noise, original if strength < 1.0 else None, timesteps)
     if hook is not None and strength >= 1.0:
         latents = torch.where(free_map > 0, latents, scheduler.add_noise(original, noise, timesteps[:1]))
@@ -124,11 +133,11 @@ def _max_pool(mask: np.ndarray, factor: int) -> np.ndarray:
     return mask.reshape(h // factor, factor, w // factor, factor).any(axis=(1, 3))
 
 
-def _save(pixels, request: InpaintRequest, filled: InpaintRequest, prepared: PreparedEdit, seed: int) -> Path:
+def _save(pixels, request: InpaintRequest, filled: InpaintRequest, prepared: edits.PreparedEdit, seed: int) -> Path:
     from PIL import Image
 
     where = f"r{request.row}c{request.col}" if request.row is not None else "mask"
-    path = edits.output_path(request.output_dir, f"{Path(request.image).stem[:48]}-inpaint-{where}-{seed}")
+    wanted = Path(request.output_dir) / f"{Path(request.image).stem[:48]}-inpaint-{where}-{seed}.png"
     settings = prepared.settings
     described = GenerateRequest(prompt=settings.prompt, negative_prompt=settings.negative_prompt,
                                 output_dir=request.output_dir, seed=seed)
@@ -137,5 +146,4 @@ def _save(pixels, request: InpaintRequest, filled: InpaintRequest, prepared: Pre
     extra = {"settings": edits.settings_json(settings)}
     if prepared.source.grid is not None:
         extra["grid"] = prepared.source.grid.to_json()  # the unmasked area keeps the source's seeds
-    save_png(Image.fromarray(pixels), path, filled, parameters, extra=extra)
-    return path
+    return save_png(Image.fromarray(pixels), wanted, filled, parameters, extra=extra)

@@ -139,7 +139,7 @@ def _generate(models, model_id: str, scorer_id: str, prompt: str, seed: int, cou
 
     request = GenerateRequest(prompt=prompt, output_dir=str(output_dir), model=model_id, seed=seed, count=count,
                               rerank=rerank, scorer=scorer_id if rerank else None)
-    return generate.run(request, JobContext(0, models=models))
+    return generate.run(request, JobContext(0, model_cache=models))
 
 
 def _mean(values) -> float | None:

@@ -18,7 +18,7 @@ def direct_context(models):
     """The context a queued job gets, for calling a task directly (the baseline)."""
     from engine.jobs import JobContext
 
-    return JobContext(0, models=models)
+    return JobContext(0, model_cache=models)
 
 
 def machine(device: str | None = None) -> dict:

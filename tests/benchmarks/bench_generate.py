@@ -54,7 +54,7 @@ def main() -> None:
         run(request(i, "direct"), direct_context(models))
         direct.append(time.perf_counter() - started)
     queued = []
-    with JobQueue(models=models) as queue:
+    with JobQueue(model_cache=models) as queue:
         for i in range(args.images):
             started = time.perf_counter()
             handle = queue.submit(request(i, "queued"))

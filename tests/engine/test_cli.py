@@ -59,9 +59,10 @@ def test_generate_regenerate_resample_compare_round_trip(kit, tmp_path):
     res = one_json(cli("resample", first["path"], "--block", "1,0", "--count", "2", "--seed", "4",
                        "--out", str(tmp_path / "res"), "--json"))
     assert len(res["images"]) == 2 and all(os.path.isfile(i["path"]) for i in res["images"])
+    assert res["task"] == "edit" and all(i["grid"]["rows"] == 2 for i in res["images"])  # printed by api.to_json
 
     cmp = one_json(cli("compare", first["path"], "--block", "0,1", "--out", str(tmp_path / "cmp"), "--json"))
-    assert set(cmp["resample"]["metrics"]) == {"distortion_radial", "change_inside", "mse_inside", "mse_outside",
+    assert set(cmp["resample_metrics"]) == {"distortion_radial", "change_inside", "mse_inside", "mse_outside",
                                                "ssim_outside", "seam", "seconds"}
     assert os.path.isfile(cmp["side_by_side"]) and len(cmp["heatmaps"]) == 2
 

@@ -165,14 +165,14 @@ def test_compare_measures_both_and_writes_its_files(tmp_path, direct_context, so
 class _SlowLoading:
     """A model cache whose every pipeline() call takes `delay` seconds, as loading from a slow disk would."""
 
-    def __init__(self, models, delay: float):
-        self.registry = models.registry
-        self._models = models
+    def __init__(self, model_cache, delay: float):
+        self.registry = model_cache.registry
+        self._model_cache = model_cache
         self._delay = delay
 
     def pipeline(self, spec, kind="txt2img"):
         time.sleep(self._delay)
-        return self._models.pipeline(spec, kind)
+        return self._model_cache.pipeline(spec, kind)
 
 
 def test_compare_seconds_leave_model_loading_out(tmp_path, direct_context, source):
@@ -181,7 +181,7 @@ def test_compare_seconds_leave_model_loading_out(tmp_path, direct_context, sourc
     # Generous, so a busy machine slowing the second run does not fail it; loading time counted
     # in would still push a side past the delay.
     delay = 10 * max(quick.resample_metrics["seconds"], quick.inpaint_metrics["seconds"]) + 1.0
-    direct_context.models = _SlowLoading(direct_context.models, delay)
+    direct_context.model_cache = _SlowLoading(direct_context.model_cache, delay)
     slow = compare.run(request, direct_context)
     for measures in (slow.resample_metrics, slow.inpaint_metrics):
         assert 0 < measures["seconds"] < delay

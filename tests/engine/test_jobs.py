@@ -18,7 +18,7 @@ import pytest
 
 from engine import events
 from engine.errors import BadInput, Cancelled, OutOfMemory
-from engine.jobs import OUT_OF_MEMORY_MESSAGE, JobContext, JobHandle, JobQueue, JobStatus, describe_error
+from engine.jobs import OUT_OF_MEMORY_MESSAGE, JobContext, JobHandle, JobQueue, JobStatus, TaskContext, describe_error
 
 TIMEOUT = 10.0  # generous: only reached when something is broken
 TERMINAL_EVENTS = (events.Finished, events.Failed, events.Cancelled)
@@ -104,7 +104,7 @@ class Gate:
 
 def test_submit_returns_a_handle_at_once_and_the_job_completes(make_queue):
     gate = Gate()
-    queue, rec = make_queue(lambda request, ctx: (gate.hold(ctx), request.name)[1], models="the-cache")
+    queue, rec = make_queue(lambda request, ctx: (gate.hold(ctx), request.name)[1], model_cache="the-cache")
 
     handle = queue.submit(GpuJob("a"))
     assert handle.status in (JobStatus.PENDING, JobStatus.RUNNING)  # submit did not wait for the job
@@ -122,16 +122,28 @@ def test_submit_returns_a_handle_at_once_and_the_job_completes(make_queue):
     assert rec.of(handle)[-1] == events.Finished(handle.id, "a")
 
 
-def test_context_carries_job_id_and_models(make_queue):
+def test_context_carries_job_id_and_model_cache(make_queue):
     seen = {}
 
     def task(request, ctx):
-        seen.update(job_id=ctx.job_id, models=ctx.models, cancelled=ctx.cancelled)
+        seen.update(job_id=ctx.job_id, model_cache=ctx.model_cache, cancelled=ctx.cancelled,
+                    is_task_context=isinstance(ctx, TaskContext))
 
-    queue, _ = make_queue(task, models={"cache": 1})
+    queue, _ = make_queue(task, model_cache={"cache": 1})
     handle = queue.submit(GpuJob())
     wait_all([handle])
-    assert seen == {"job_id": handle.id, "models": {"cache": 1}, "cancelled": False}
+    assert seen == {"job_id": handle.id, "model_cache": {"cache": 1}, "cancelled": False, "is_task_context": True}
+
+
+def test_every_task_context_implements_the_protocol(direct_context):
+    """JobContext, compare's per-side context and the tests' direct context are all TaskContexts,
+    and the protocol names every member tasks use of them."""
+    from engine.tasks.compare import _Half
+
+    members = {"model_cache", "report", "check_cancelled", "candidate_ready"}
+    assert members <= set(dir(TaskContext)) | set(TaskContext.__annotations__)
+    for context in (JobContext(1), _Half(JobContext(1), 0), direct_context):
+        assert isinstance(context, TaskContext), type(context).__name__
 
 
 def test_bad_requests_are_refused_at_submit(make_queue):
