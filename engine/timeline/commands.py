@@ -16,24 +16,8 @@ from typing import ClassVar
 
 from engine.timeline.model import (
     TRACK_KINDS, TRANSITION_KINDS, Clip, EditRefused, Gap, Item, Marker, MediaRef, Timeline, Track, Transition,
-    check,
+    check, normalise,
 )
-
-
-def _normalise(items: list[Item]) -> tuple[Item, ...]:
-    """Merge neighbouring gaps, drop empty gaps and trailing gaps (they mean nothing)."""
-    out: list[Item] = []
-    for item in items:
-        if isinstance(item, Gap):
-            if item.duration <= 0:
-                continue
-            if out and isinstance(out[-1], Gap):
-                out[-1] = Gap(out[-1].duration + item.duration)
-                continue
-        out.append(item)
-    while out and isinstance(out[-1], Gap):
-        out.pop()
-    return tuple(out)
 
 
 def _cut(items: tuple[Item, ...], frame: int, label: str) -> tuple[list[Item], list[Item]]:
@@ -74,7 +58,7 @@ def _cut(items: tuple[Item, ...], frame: int, label: str) -> tuple[list[Item], l
 
 def _with_items(timeline: Timeline, track: int, items) -> Timeline:
     tracks = list(timeline.tracks)
-    tracks[track] = dataclasses.replace(tracks[track], items=_normalise(list(items)))
+    tracks[track] = dataclasses.replace(tracks[track], items=normalise(list(items)))
     return dataclasses.replace(timeline, tracks=tuple(tracks))
 
 

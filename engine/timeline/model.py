@@ -140,6 +140,10 @@ class Clip:
     gain: float = 1.0
     request: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.request is not None:
+            object.__setattr__(self, "request", canonical_request(self.request))
+
     @property
     def source_out(self) -> int:
         return self.source_in + self.duration
@@ -236,9 +240,36 @@ class Timeline:
         return [self.track_label(index) for index in range(len(self.tracks))]
 
 
+def normalise(items: list[Item], keep_trailing_gap: bool = False) -> tuple[Item, ...]:
+    """Merge neighbouring gaps, drop empty gaps and (unless kept, as an import does to keep a
+    foreign track's length) trailing gaps, which an edit leaves meaning nothing."""
+    out: list[Item] = []
+    for item in items:
+        if isinstance(item, Gap):
+            if item.duration <= 0:
+                continue
+            if out and isinstance(out[-1], Gap):
+                out[-1] = Gap(out[-1].duration + item.duration)
+                continue
+        out.append(item)
+    while out and isinstance(out[-1], Gap) and not keep_trailing_gap:
+        out.pop()
+    return tuple(out)
+
+
 def new_timeline(rate: Rate, width: int, height: int, name: str = "") -> Timeline:
     """An empty timeline with one video track and one audio track, as editors start."""
     return Timeline(rate=rate, width=width, height=height, tracks=(Track("video"), Track("audio")), name=name)
+
+
+def unique_media_id(stem: str, taken) -> str:
+    """`stem`, or stem-2, stem-3, ... whichever is not in `taken` (ids name media in the table)."""
+    stem = stem or "media"
+    candidate, counter = stem, 1
+    while candidate in taken:
+        counter += 1
+        candidate = f"{stem}-{counter}"
+    return candidate
 
 
 def canonical_request(request: Any) -> str | None:
@@ -271,7 +302,7 @@ def find_problems(timeline: Timeline) -> list[str]:
         for index, item in enumerate(items):
             where = f"{label} item {index}"
             if isinstance(item, Transition):
-                problems += _transition_problems(timeline, items, index, where, media)
+                problems += transition_problems(timeline, items, index, where, media)
             elif isinstance(item, Gap):
                 if item.duration < 1:
                     problems.append(f"{where} is a gap of {item.duration} frames; gaps last at least 1 frame")
@@ -305,7 +336,8 @@ def _clip_problems(timeline: Timeline, track: Track, clip: Clip, where: str, med
     return problems
 
 
-def _transition_problems(timeline: Timeline, items: tuple, index: int, where: str, media: dict) -> list[str]:
+def transition_problems(timeline: Timeline, items: tuple, index: int, where: str, media: dict) -> list[str]:
+    """What is wrong with the transition items[index] of a track (its neighbours, handles, lengths)."""
     item: Transition = items[index]
     before = items[index - 1] if index > 0 else None
     after = items[index + 1] if index + 1 < len(items) else None
@@ -343,7 +375,9 @@ def _handle_problems(timeline, before: Clip, after: Clip, item: Transition, wher
     if length is not None and before.source_out + item.out_offset > length:
         problems.append(f"{where} needs {before.source_out + item.out_offset - length} more frames of "
                         f"{before.media} after its out point; trim that clip shorter or make the crossfade shorter")
-    if after.source_in - item.in_offset < 0:
+    after_ref = media.get(after.media)
+    still = after_ref is not None and after_ref.kind == "image"  # a still has frames before any in point
+    if not still and after.source_in - item.in_offset < 0:
         problems.append(f"{where} needs {item.in_offset - after.source_in} more frames of {after.media} "
                         f"before its in point; trim that clip's start later or make the crossfade shorter")
     return problems
