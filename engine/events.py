@@ -31,6 +31,14 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Loading:
+    """The job waits for a model to load from disk (seconds for a large one, before any step)."""
+
+    job_id: int
+    model: str  # the model's id
+
+
+@dataclass(frozen=True)
 class CandidateReady:
     """One image of a multi-candidate job is on disk, before the job ends, so it can be shown now.
 
@@ -70,4 +78,4 @@ class QueueChanged:
     paused: bool
 
 
-Event = Union[Queued, Started, Progress, CandidateReady, Finished, Failed, Cancelled, QueueChanged]
+Event = Union[Queued, Started, Progress, Loading, CandidateReady, Finished, Failed, Cancelled, QueueChanged]

@@ -25,6 +25,7 @@ from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 from engine import events
 from engine.errors import Cancelled, StudioError
+from engine.models.cache import ModelCache
 from engine.tasks import run_task
 
 log = logging.getLogger(__name__)
@@ -268,8 +269,8 @@ class JobQueue:
         # The job each worker thread is running, so a model load (reported by the cache on the
         # loading thread) is announced as that job's Loading event.
         self._running_here = threading.local()
-        self._stop_load_reports = (
-            model_cache.add_load_listener(self._on_model_load) if model_cache is not None else None)
+        self._stop_load_reports = (model_cache.add_load_listener(self._on_model_load)
+                                   if isinstance(model_cache, ModelCache) else None)
         self._register_exit_hook()
 
     # -- properties

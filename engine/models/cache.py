@@ -13,7 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from engine.devices import pick_device, pick_dtype
 from engine.models import loader
@@ -51,6 +51,24 @@ class ModelCache:
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._lock = threading.RLock()
         self.loads = 0  # how many times a model was read from disk (tests and benchmarks read it)
+        self._load_listeners: list[Callable[[ModelSpec], None]] = []
+
+    def add_load_listener(self, listener: Callable[[ModelSpec], None]) -> Callable[[], None]:
+        """Call `listener(spec)` on the loading thread before a model is read from disk (a load
+        takes seconds, so a job queue can say what it is waiting for); returns the way to stop."""
+        with self._lock:
+            self._load_listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._load_listeners:
+                    self._load_listeners.remove(listener)
+
+        return remove
+
+    def _announce(self, spec: ModelSpec) -> None:
+        for listener in list(self._load_listeners):
+            listener(spec)
 
     def _key(self, spec: ModelSpec) -> tuple:
         return (spec.family, spec.location, self.device, spec.dtype)
@@ -73,6 +91,7 @@ class ModelCache:
             key = self._key(spec)
             entry = self._entries.get(key)
             if entry is None:
+                self._announce(spec)
                 model = loader.load_scorer(spec, self.device)
                 self.loads += 1
                 entry = _Entry(spec, {"scorer": model}, loader.module_bytes(model.model))
@@ -83,6 +102,7 @@ class ModelCache:
 
     def _load(self, spec: ModelSpec) -> _Entry:
         dtype = pick_dtype(self.device, spec.dtype)
+        self._announce(spec)
         # make room before loading (from the size on disk), so two large models never coexist
         self._make_room(loader.weights_on_disk(spec))
         pipe = loader.load_text_to_image(spec, self.device, dtype)
