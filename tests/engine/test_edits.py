@@ -1,6 +1,7 @@
 """Block resampling, inpainting and their comparison on the tiny kit (DESIGN sections 5 and 6)."""
 
 import json
+import os
 import time
 from dataclasses import replace
 
@@ -160,6 +161,23 @@ def test_compare_measures_both_and_writes_its_files(tmp_path, direct_context, so
     assert len(result.heatmaps) == 2 and all(Image.open(p).size == (SIZE, SIZE) for p in result.heatmaps)
     report = json.loads(open(result.report).read())
     assert report["resample"]["metrics"]["change_inside"] == result.resample_metrics["change_inside"]
+
+
+def test_compare_twice_into_one_folder_keeps_both_runs_and_each_report_points_at_its_own(tmp_path, direct_context,
+                                                                                       source):
+    runs = [compare.run(CompareRequest(image=source, output_dir=str(tmp_path), row=1, col=2, seed=2, radius=radius),
+                        direct_context) for radius in (4, 12)]
+    files = [{r.resample_path, r.inpaint_path, r.side_by_side, r.report, *r.heatmaps} for r in runs]
+    assert all(len(names) == 6 for names in files) and not files[0] & files[1]
+    assert all(os.path.isfile(path) for names in files for path in names)
+    for run in runs:
+        report = json.loads(open(run.report).read())
+        assert report["radius"] == read_request(run.resample_path).radius
+        assert report["resample"]["path"] == os.path.basename(run.resample_path)
+        assert report["inpaint"]["path"] == os.path.basename(run.inpaint_path)
+        assert report["side_by_side"] == os.path.basename(run.side_by_side)
+        assert report["heatmaps"] == [os.path.basename(path) for path in run.heatmaps]
+        assert report["resample"]["metrics"] == run.resample_metrics
 
 
 class _SlowLoading:
