@@ -123,7 +123,8 @@ class VideoFrames:
         start = max(0.0, (index - 0.5) * self.ref.rate.den / self.ref.rate.num)
         params = ["-ss", f"{start:.6f}"] if index > 0 else []
         self._frames = imageio_ffmpeg.read_frames(self.ref.path, input_params=params,
-                                                  output_params=["-s", f"{self.ref.width}x{self.ref.height}"])
+                                                  output_params=["-fps_mode", "passthrough",
+                                                                 "-s", f"{self.ref.width}x{self.ref.height}"])
         next(self._frames)  # the first item is imageio-ffmpeg's metadata dict
         self._next = index
         self._last = None
