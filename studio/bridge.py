@@ -26,6 +26,7 @@ class EngineBridge(QObject):
     queued = Signal(int, object)  # job id, request
     started = Signal(int)
     progress = Signal(int, int, int, object)  # job id, step, total, preview (HxWx3 uint8 or None)
+    loading = Signal(int, str)  # job id, id of the model it waits for
     candidate_ready = Signal(int, int, str, object)  # job id, index, path, seed (may pass 2**31)
     finished = Signal(int, object)  # job id, result
     failed = Signal(int, str, str)  # job id, message, kind
@@ -64,6 +65,8 @@ class EngineBridge(QObject):
         self.event.emit(event)
         if isinstance(event, events.Progress):
             self.progress.emit(event.job_id, event.step, event.total, event.preview)
+        elif isinstance(event, events.Loading):
+            self.loading.emit(event.job_id, event.model)
         elif isinstance(event, events.Started):
             self.started.emit(event.job_id)
         elif isinstance(event, events.Queued):

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
-from engine.api import CompareRequest, GenerateRequest, InpaintRequest, ResampleRequest
+from engine.api import CompareRequest, EditSettings, GenerateRequest, InpaintRequest, ResampleRequest
 from engine.grid import random_seed
 from engine.jobs import JobQueue
 from studio.background import BackgroundCalls
@@ -39,6 +39,7 @@ class StudioController(QObject):
     message = Signal(str)  # a sentence for the status bar
     job_failed = Signal(str)
     model_in_use = Signal(str)  # the model of the latest generation, for the status bar
+    generation_finished = Signal(str)  # the best image of a finished generation (first when unscored)
 
     def __init__(self, queue: JobQueue, bridge: EngineBridge, document: ImageDocument,
                  candidates: CandidatesModel, history: HistoryModel, folders: SessionFolders, parent=None):
@@ -99,8 +100,8 @@ class StudioController(QObject):
                                  col=col, seed=random_seed(), **self._grid())
         return self._submit(request, "compare")
 
-    @Slot()
-    def inpaint_mask(self) -> None:
+    def inpaint_mask(self, settings: EditSettings = EditSettings()) -> None:
+        """Inpaint the painted mask; `settings` (the prompt box's prompt) win over the image's recorded ones."""
         if not self._has_image():
             return
         if self.document.mask_is_empty():
@@ -110,7 +111,8 @@ class StudioController(QObject):
         # from a copy (the user may paint on meanwhile) and the job is queued once it is on disk.
         mask_path = self.folders.imports_dir() / f"mask-{random_seed()}.png"
         request = InpaintRequest(image=self.document.path, output_dir=str(self.folders.results_dir()),
-                                 mask=str(mask_path), seed=random_seed(), count=self.resample_count, **self._grid())
+                                 mask=str(mask_path), seed=random_seed(), count=self.resample_count,
+                                 settings=settings, **self._grid())
         self._mask_writer.call(partial(write_mask, self.document.mask.copy(), mask_path),
                                lambda _: self._submit(request, "inpaint", request.count), self.message.emit)
 
@@ -154,6 +156,8 @@ class StudioController(QObject):
         self.history.add([path for path, _, _ in items])
         self.message.emit(f"{len(items)} result{'s' if len(items) != 1 else ''} in {result.seconds:.1f} s "
                           f"— saved to {Path(items[0][0]).parent}")
+        if purpose.kind == "generate" and items:
+            self.generation_finished.emit(items[0][0])
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, message: str, kind: str) -> None:

@@ -32,6 +32,10 @@ class AsyncImageLoader(QObject):
     def request(self, path: str, purpose: str) -> None:
         self.run(partial(load_image, str(path)), purpose)
 
+    def busy(self) -> bool:
+        """Whether a decode is under way (its outcome not yet delivered)."""
+        return self._calls.pending()
+
     def run(self, work: Callable[[], LoadedImage], purpose: str) -> None:
         """Like `request`, for an image that `work()` makes on the worker (a paste written to disk)."""
         self._calls.call(work, lambda loaded: self.loaded.emit(loaded, purpose), self.failed.emit)

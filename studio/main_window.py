@@ -6,12 +6,13 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtCore import QByteArray, QPoint, QSettings, QSize, Qt, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QListView, QMainWindow, QMessageBox, QSpinBox, QStackedWidget, QToolBar,
 )
 
+from engine.api import EditSettings
 from engine.errors import StudioError
 from engine.models.registry import ModelRegistry, image_size_multiple, vae_scale_factor
 from studio.background import BackgroundCalls
@@ -23,12 +24,29 @@ from studio.image_loader import AsyncImageLoader
 from studio.viewmodels.job_list import JobListModel
 from studio.status import StudioStatusBar
 from studio.widgets.candidates_strip import CandidatesStrip
-from studio.widgets.canvas import CanvasView
+from studio.widgets.canvas import MAX_BRUSH, MIN_BRUSH, CanvasView
 from studio.widgets.compare_view import CompareView
 from studio.widgets.prompt_panel import PromptPanel
 from studio.widgets.queue_panel import QueuePanel
+from studio.widgets.shortcuts_dialog import ShortcutsDialog
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+# Small enough for a 1280x800 laptop screen with its panels, large enough that every toolbar button,
+# the whole prompt panel and the queue's commands stay in view (test_window_image_side checks it).
+MINIMUM_SIZE = (1180, 760)
+DEFAULT_SIZE = (1400, 880)
+# Keys the canvas handles itself because they act on the pointer or the selection, for the list.
+CANVAS_KEYS = (("Move the block selection", "Arrow keys"), ("Clear the block selection", "Esc"),
+               ("Pan", "Space + drag, or middle-drag"), ("Zoom", "Mouse wheel"))
+
+
+def unique_sequences(*sequences: QKeySequence) -> list[QKeySequence]:
+    """Each key sequence once, in order (Qt ignores a sequence bound twice to one action as ambiguous)."""
+    kept: list[QKeySequence] = []
+    for sequence in sequences:
+        if not sequence.isEmpty() and sequence not in kept:
+            kept.append(sequence)
+    return kept
 
 
 def save_pasted(image: QImage, folders: SessionFolders) -> LoadedImage:
@@ -153,16 +171,22 @@ class MainWindow(QMainWindow):
         undo.setShortcut(QKeySequence.Undo)
         undo.setIcon(icon("undo"))
         redo = self.document.undo_stack.createRedoAction(self, "Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        # Each key sequence once: the platform's Redo often is Ctrl+Shift+Z itself, and a sequence
+        # bound twice is "ambiguous" to Qt, which then does nothing. Ctrl+Y for Windows habits.
+        redo.setShortcuts(unique_sequences(QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y"),
+                                           *QKeySequence.keyBindings(QKeySequence.Redo)))
         redo.setIcon(icon("redo"))
         for action in (undo, redo):
+            self.addAction(action)
             action.setToolTip(f"{action.text()} ({action.shortcut().toString(QKeySequence.NativeText)})")
+        self.undo_action, self.redo_action = undo, redo
 
         self.open_action = self._action("Open image…", self.open_dialog, QKeySequence.Open, "open")
         self.save_action = self._action("Save PNG as…", self.save_dialog, QKeySequence.Save, "save")
         self.resample_action = self._action("Resample block", self.resample_selected, "R", "resample")
         self.compare_action = self._action("Compare with inpainting", self.compare_selected, "C", "compare")
-        self.inpaint_action = self._action("Inpaint mask", self.controller.inpaint_mask, "Ctrl+I", "inpaint")
+        self.inpaint_action = self._action("Inpaint mask", self.inpaint_masked, "Ctrl+I", "inpaint")
+        self.paste_action = self._action("Paste image", self.canvas.paste, QKeySequence.Paste)
         zoom_in = self._action("Zoom in", self.canvas.zoom_in, "Ctrl+=", "zoom-in")
         zoom_out = self._action("Zoom out", self.canvas.zoom_out, "Ctrl+-", "zoom-out")
         fit = self._action("Fit", self.canvas.fit, "Ctrl+0", "zoom-fit")
@@ -180,7 +204,15 @@ class MainWindow(QMainWindow):
         for action in (select, brush, eraser):
             tools.addAction(action)
         select.setChecked(True)
-        # the canvas also switches tools and the grid from its own keys; keep the toolbar in step
+        smaller = self._action("Smaller brush", lambda: self._grow_brush(-1), "[")
+        larger = self._action("Larger brush", lambda: self._grow_brush(1), "]")
+        self.brush_box = QSpinBox(minimum=MIN_BRUSH, maximum=MAX_BRUSH, value=self.canvas.brush_size)
+        self.brush_box.setObjectName("BrushSize")
+        self.brush_box.setSuffix(" px")
+        self.brush_box.setToolTip("Brush diameter in image pixels ([ and ] change it)")
+        self.brush_box.valueChanged.connect(self.canvas.set_brush_size)
+        self.canvas.brush_size_changed.connect(self.brush_box.setValue)
+        # tools also change from the toolbar's group and from code; keep the toolbar in step
         tool_actions = {"select": select, "brush": brush, "eraser": eraser}
         self.canvas.tool_changed.connect(lambda tool: tool_actions[tool].setChecked(True))
         self.canvas.grid_visible_changed.connect(self.grid_action.setChecked)
@@ -193,7 +225,8 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar("Tools", self)
         toolbar.setObjectName("ToolsBar")
         toolbar.setMovable(False)
-        for item in (self.open_action, self.save_action, None, undo, redo, None, select, brush, eraser, None,
+        for item in (self.open_action, self.save_action, None, undo, redo, None, select, brush, eraser,
+                     self.brush_box, None,
                      self.resample_action, self.count_box, self.compare_action, self.inpaint_action, None,
                      self.grid_action, zoom_in, zoom_out, fit, actual):
             if item is None:
@@ -211,7 +244,11 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("Quit", self.close, QKeySequence.Quit))
         edit_menu = menu.addMenu("&Edit")
         edit_menu.addActions([undo, redo])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.paste_action)
         edit_menu.addAction(self._action("Clear mask", self.document.clear_mask))
+        edit_menu.addSeparator()
+        edit_menu.addActions([select, brush, eraser, smaller, larger])
         view_menu = menu.addMenu("&View")
         view_menu.addActions([self.grid_action, zoom_in, zoom_out, fit, actual])
         image_menu = menu.addMenu("&Image")
@@ -221,11 +258,16 @@ class MainWindow(QMainWindow):
         # the panel's own actions, so the menu and the panel can never disagree about the queue
         queue_menu.addActions([panel.pause_action, panel.cancel_action, panel.front_action, panel.retry_action,
                                panel.clear_action])
+        help_menu = menu.addMenu("&Help")
+        self.shortcuts_action = self._action("Keyboard shortcuts", self.show_shortcuts, QKeySequence.HelpContents)
+        self.about_action = self._action("About Latent Studio", self.show_about)
+        help_menu.addActions([self.shortcuts_action, self.about_action])
 
     def _connect(self) -> None:
         controller = self.controller
         self.prompt_panel.generate_requested.connect(controller.generate)
         controller.model_in_use.connect(self.status.set_model)
+        controller.generation_finished.connect(self._show_if_canvas_empty)
         self.candidates_strip.candidate_chosen.connect(self.keep_result)
         self.canvas.resample_requested.connect(controller.resample)
         self.canvas.compare_requested.connect(controller.compare)
@@ -288,6 +330,12 @@ class MainWindow(QMainWindow):
             lambda message: QMessageBox.warning(self, "Cannot save", message))
 
     @Slot(str)
+    def _show_if_canvas_empty(self, path: str) -> None:
+        """A first generation lands on the canvas by itself; later ones wait in the strip to be chosen."""
+        if self.document.is_empty() and not self.image_loader.busy():
+            self.open_path(path)
+
+    @Slot(str)
     def keep_result(self, path: str) -> None:
         self.image_loader.request(path, "keep")
 
@@ -296,6 +344,37 @@ class MainWindow(QMainWindow):
         if cell is None:
             self.status.showMessage("Select a block first: click it, or use the arrow keys.", 6000)
         return cell
+
+    @Slot()
+    def inpaint_masked(self) -> None:
+        """Inpaint the painted mask with what the prompt box says now, not the image's old prompt."""
+        request = self.prompt_panel.request()
+        self.controller.inpaint_mask(EditSettings(prompt=request.prompt, negative_prompt=request.negative_prompt))
+
+    def _grow_brush(self, direction: int) -> None:
+        size = self.canvas.brush_size
+        self.canvas.set_brush_size(size + direction * max(1, round(size * 0.15)))
+
+    @Slot()
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self.command_actions(), CANVAS_KEYS, parent=self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.show()
+        self._shortcuts_dialog = dialog
+
+    def command_actions(self) -> list[QAction]:
+        """Every command with keys: the window's, then the queue panel's (active while it has focus)."""
+        return [*self.actions(), *self.queue_panel.actions()]
+
+    @Slot()
+    def show_about(self) -> None:
+        from engine import __version__
+
+        QMessageBox.about(self, "About Latent Studio", (
+            f"<b>Latent Studio {__version__}</b><p>Generate images with local diffusion models, re-roll single "
+            "blocks of their latent grid, compare that with inpainting, all offline.</p>"
+            f"<p>Device: {self.status.device_label.text().removeprefix('Device: ')}<br>"
+            f"Results: {self.controller.folders.root}</p>"))
 
     @Slot()
     def resample_selected(self) -> None:
@@ -339,12 +418,9 @@ class MainWindow(QMainWindow):
     # --- persistence ---------------------------------------------------------------------
 
     def _restore(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        self.setMinimumSize(*MINIMUM_SIZE)
+        self._restore_geometry()
         state = self.settings.value("window/state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 880)
         if isinstance(state, QByteArray):
             self.restoreState(state)
         prompt = self.settings.value("prompt/settings")
@@ -352,8 +428,25 @@ class MainWindow(QMainWindow):
             self.prompt_panel.restore(prompt)
         self.grid_action.setChecked(self.settings.value("view/grid", True, type=bool))
 
+    def _restore_geometry(self) -> None:
+        """Size and frame position as saved. (restoreGeometry puts the window back at its frame
+        position plus or minus the decoration, depending on the window manager, so a window
+        creeps; the frame position itself is what `move` takes.) A position on no screen any
+        more (an unplugged monitor) is dropped, so the window never opens out of sight."""
+        size = self.settings.value("window/size")
+        self.resize(size if isinstance(size, QSize) and size.isValid() else QSize(*DEFAULT_SIZE))
+        position = self.settings.value("window/position")
+        if isinstance(position, QPoint) and QGuiApplication.screenAt(position) is not None:
+            self.move(position)
+        if self.settings.value("window/maximized", False, type=bool):
+            self.setWindowState(self.windowState() | Qt.WindowMaximized)
+
     def save_settings(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        maximized = self.isMaximized()
+        self.settings.setValue("window/maximized", maximized)
+        if not maximized:  # a maximized window's own geometry is the screen's; keep the one to return to
+            self.settings.setValue("window/size", self.size())
+            self.settings.setValue("window/position", self.pos())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("prompt/settings", self.prompt_panel.settings())
         self.settings.setValue("view/grid", self.grid_action.isChecked())

@@ -110,6 +110,19 @@ class _Row:
     retry_of: Optional[int] = None
     started_at: Optional[float] = None
     finished_at: Optional[float] = None
+    loading: str = ""  # the model a running job waits for, until its first step
+    cancelling: bool = False  # cancel asked for; a running job stops at its next step
+
+    @property
+    def activity(self) -> str:
+        """What a running job is doing, in a few words; "" for a job that is not running."""
+        if self.status is not JobStatus.RUNNING:
+            return ""
+        if self.cancelling:
+            return "cancelling at the next step"
+        if self.total > 0:
+            return f"step {self.step}/{self.total}"
+        return f"loading model {self.loading}" if self.loading else "starting"
 
     @property
     def progress(self) -> float:
@@ -145,6 +158,7 @@ class JobListModel(QAbstractListModel):
     RequestRole = Qt.UserRole + 11
     ResultRole = Qt.UserRole + 12
     RetryOfRole = Qt.UserRole + 13  # id of the job this one retries, or None
+    ActivityRole = Qt.UserRole + 14  # str: what a running job is doing ("loading model x", "step 3/20")
 
     ELAPSED_REFRESH_MS = 1000
 
@@ -175,6 +189,7 @@ class JobListModel(QAbstractListModel):
         bridge.queued.connect(self._on_queued)
         bridge.started.connect(self._on_started)
         bridge.progress.connect(self._on_progress)
+        bridge.loading.connect(self._on_loading)
         bridge.finished.connect(self._on_finished)
         bridge.failed.connect(self._on_failed)
         bridge.cancelled.connect(self._on_cancelled)
@@ -266,14 +281,16 @@ class JobListModel(QAbstractListModel):
             return row.result
         if role == self.RetryOfRole:
             return row.retry_of
+        if role == self.ActivityRole:
+            return row.activity
         return None
 
     def _tooltip(self, row: _Row, model_row: int) -> str:
         if row.status is JobStatus.FAILED:
             return row.error or "The job failed."
         status = row.status.value.capitalize()
-        if row.status is JobStatus.RUNNING and row.total:
-            status += f", step {row.step} of {row.total}"
+        if row.status is JobStatus.RUNNING:
+            status += f", {row.activity}"
         elif row.status is JobStatus.PENDING:
             position = model_row - len(self._history)
             status += " (starts next)" if position == 0 else f" ({position} ahead)"
@@ -418,6 +435,20 @@ class JobListModel(QAbstractListModel):
             row.preview = image
             roles.append(self.PreviewRole)
         self._row_changed(job_id, roles)
+
+    @Slot(int, str)
+    def _on_loading(self, job_id: int, model: str) -> None:
+        row = self._rows.get(job_id)
+        if row is not None and not row.status.is_terminal:
+            row.loading = model
+            self._row_changed(job_id, [self.ActivityRole, Qt.ToolTipRole])
+
+    def mark_cancelling(self, job_id: int) -> None:
+        """Show at once that a cancel was asked for; the job's Cancelled event settles it later."""
+        row = self._rows.get(job_id)
+        if row is not None and row.status is JobStatus.RUNNING and not row.cancelling:
+            row.cancelling = True
+            self._row_changed(job_id, [self.ActivityRole, Qt.ToolTipRole])
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, result: Any) -> None:

@@ -34,7 +34,7 @@ DEFAULT_SIZE_MULTIPLE = 64  # SD 1.x's, the largest of the families, until the w
 PLACEHOLDER = "What to draw"
 # The GenerateRequest fields the panel shows and remembers between runs (`settings()`).
 PERSISTED_FIELDS = ("prompt", "negative_prompt", "model", "width", "height", "steps", "guidance", "scheduler",
-                    "seed", "count", "grid_rows", "grid_cols", "strength")
+                    "seed", "count", "grid_rows", "grid_cols", "strength", "rerank")
 
 
 class SeedSpinBox(QDoubleSpinBox):
@@ -140,6 +140,10 @@ class PromptPanel(QWidget):
         self.count_box.setRange(1, 16)
         self.count_box.setValue(DEFAULT_COUNT)
         self.count_box.setToolTip("Candidates per Generate (best first when a scorer ranks them)")
+        self.rank_check = QCheckBox("rank")
+        self.rank_check.setObjectName("rankCandidates")
+        self.rank_check.setChecked(True)
+        self.rank_check.setToolTip("Score the candidates against the prompt with a CLIP scorer and show the best first")
         self.rows_box = self._grid_box("Latent grid rows: blocks you can resample later")
         self.init_check = QCheckBox("From canvas")
         self.init_check.setObjectName("initFromCanvas")
@@ -203,7 +207,7 @@ class PromptPanel(QWidget):
         form.addRow("Steps", self._row(self.steps_box, QLabel("Guidance"), self.guidance_box))
         form.addRow("Scheduler", self.scheduler_combo)
         form.addRow("Seed", self._row(self.seed_box, self.seed_lock, self.new_seed_button))
-        form.addRow("Candidates", self.count_box)
+        form.addRow("Candidates", self._row(self.count_box, self.rank_check))
         form.addRow("Grid", self._row(self.rows_box, QLabel("×"), self.cols_box))
         form.addRow("Init", self._row(self.init_check, self.strength_box))
 
@@ -382,6 +386,7 @@ class PromptPanel(QWidget):
             grid_cols=self.cols_box.value(),
             init_image=init_image,
             strength=round(self.strength_box.value(), self.strength_box.decimals()),
+            rerank=self.rank_check.isChecked(),
         )
 
     # --- image to image --------------------------------------------------------------------
@@ -412,7 +417,7 @@ class PromptPanel(QWidget):
     def apply_request(self, request: GenerateRequest) -> None:
         """Show a past image's request ("Use these settings"): its prompt, model, size, sampling,
         grid and seed, locked so that Generate makes that image again. The count stays the user's."""
-        state = {name: getattr(request, name) for name in PERSISTED_FIELDS if name != "count"}
+        state = {name: getattr(request, name) for name in PERSISTED_FIELDS if name not in ("count", "rerank")}
         self.restore({**state, "seed_locked": True})
 
     def apply_settings(self, settings: EditSettings, grid: tuple[int, int] | None = None,
@@ -468,6 +473,9 @@ class PromptPanel(QWidget):
         locked = _as_bool(state.get("seed_locked"))
         if locked is not None:
             self.set_seed_locked(locked)
+        rank = _as_bool(state.get("rerank"))
+        if rank is not None:
+            self.rank_check.setChecked(rank)
 
 
 def _as_int(value: Any) -> int | None:

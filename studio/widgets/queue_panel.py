@@ -181,8 +181,7 @@ class JobDelegate(QStyledItemDelegate):
         if status == JobStatus.FAILED.value:
             return index.data(JobListModel.ErrorRole) or "the job failed"
         if status == JobStatus.RUNNING.value:
-            step, total = index.data(JobListModel.StepsRole) or (0, 0)
-            return f"step {step}/{total}" if total else "starting"
+            return index.data(JobListModel.ActivityRole) or ""
         if status == JobStatus.PENDING.value:
             position = index.data(JobListModel.QueuePositionRole)
             place = _place_in_line(position) if isinstance(position, int) else ""
@@ -402,7 +401,8 @@ class QueuePanel(QWidget):
     def cancel_selected(self) -> None:
         job_id = self.selected_job_id()
         if job_id is not None and self._status(job_id) in (JobStatus.PENDING.value, JobStatus.RUNNING.value):
-            self._queue.cancel(job_id)
+            if self._queue.cancel(job_id):
+                self._model.mark_cancelling(job_id)  # a running job says so now, and stops at its next step
 
     @Slot()
     def move_selected_to_front(self) -> None:

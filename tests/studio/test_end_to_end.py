@@ -75,13 +75,13 @@ def test_layout_and_settings_are_remembered(qtbot, qapp, kit, tmp_path):
     settings_path = tmp_path / "studio.ini"
     first = build_studio(registry=ModelRegistry(bundled_dir=kit), data_dir=tmp_path / "data",
                          settings=QSettings(str(settings_path), QSettings.IniFormat), device="cpu")
-    first.window.resize(701, 533)  # inside the offscreen screen, which clamps restored geometry
+    first.window.resize(1203, 790)  # above the window's minimum size
     first.window.grid_action.setChecked(False)
     first.shutdown()
     second = build_studio(registry=ModelRegistry(bundled_dir=kit), data_dir=tmp_path / "data",
                           settings=QSettings(str(settings_path), QSettings.IniFormat), device="cpu")
     try:
-        assert second.window.size().width() == 701
+        assert second.window.size().width() == 1203
         assert not second.window.grid_action.isChecked()
     finally:
         second.shutdown()

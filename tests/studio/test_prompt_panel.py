@@ -104,6 +104,7 @@ def test_ctrl_enter_emits_typed_values(qtbot, panel):
     assert blocker.args[0] == GenerateRequest(
         prompt="a red house", negative_prompt="blurry", output_dir="", model="sdxl-base", width=640, height=384,
         steps=12, guidance=6.5, scheduler="euler_a", seed=4_000_000_000, count=6, grid_rows=2, grid_cols=8,
+        rerank=True,  # candidates are ranked unless "rank" is unticked
     )
     assert panel.prompt_edit.toPlainText() == "a red house"  # Ctrl+Enter did not type a newline
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
 
 from engine.models.registry import ModelRegistry
 from studio.app import build_studio
@@ -83,3 +84,162 @@ def test_the_prompt_box_and_picker_say_what_the_bundled_model_draws(qtbot, tmp_p
         assert spec.draws in panel.model_combo.itemData(row, Qt.ToolTipRole)
     finally:
         built.shutdown()
+
+
+def _activate(qtbot, window):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+
+
+def _generate(qtbot, studio, prompt: str, **boxes):
+    panel = studio.window.prompt_panel
+    panel.prompt_edit.setPlainText(prompt)
+    for name, value in boxes.items():
+        getattr(panel, name).setValue(value)
+    before = len(studio.queue.jobs())
+    qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(studio.queue.jobs()) > before, timeout=5_000)
+    return studio.queue.jobs()[-1]
+
+
+def test_redo_works_from_the_keyboard_both_ways(qtbot, studio, tmp_path):
+    window = studio.window
+    first, second = _plain_png(tmp_path / "a.png", 40), _plain_png(tmp_path / "b.png", 200)
+    _open(qtbot, window, first)
+    _open(qtbot, window, second)
+    _activate(qtbot, window)
+    for redo_keys in (Qt.ControlModifier | Qt.ShiftModifier, Qt.ControlModifier):
+        qtbot.keyClick(window.canvas, Qt.Key_Z, Qt.ControlModifier)
+        assert window.document.path == str(first)
+        key = Qt.Key_Z if redo_keys & Qt.ShiftModifier else Qt.Key_Y
+        qtbot.keyClick(window.canvas, key, redo_keys)
+        assert window.document.path == str(second), f"redo with {QKeySequence(redo_keys | key).toString()}"
+
+
+def test_the_best_candidate_lands_on_an_empty_canvas_and_later_ones_wait(qtbot, studio):
+    window = studio.window
+    job = _generate(qtbot, studio, "a red circle")
+    _wait_done(qtbot, studio)
+    best = job.result.images[0].path
+    qtbot.waitUntil(lambda: window.document.path == best, timeout=10_000)
+    _generate(qtbot, studio, "a blue square")
+    _wait_done(qtbot, studio)
+    qtbot.wait(200)  # a wrongly opened image would arrive from the decode worker by now
+    assert window.document.path == best  # the canvas was not empty: the user's image stays
+
+
+def test_inpaint_uses_the_prompt_in_the_prompt_box(qtbot, studio):
+    from PySide6.QtCore import QPointF
+
+    from engine.metadata import read_recorded
+
+    window = studio.window
+    _generate(qtbot, studio, "a red circle", count_box=1)
+    _wait_done(qtbot, studio)
+    qtbot.waitUntil(lambda: not window.document.is_empty(), timeout=10_000)
+    window.prompt_panel.prompt_edit.setPlainText("a blue square")
+    window.document.begin_stroke(erase=False, radius=8)
+    window.document.stroke_to(QPointF(20, 20))
+    window.document.end_stroke()
+    window.inpaint_action.trigger()
+    qtbot.waitUntil(lambda: type(studio.queue.jobs()[-1].request).__name__ == "InpaintRequest", timeout=10_000)
+    _wait_done(qtbot, studio)
+    job = studio.queue.jobs()[-1]
+    assert job.request.settings.prompt == "a blue square"
+    assert read_recorded(job.result.images[0].path).settings.prompt == "a blue square"
+
+
+def _activities(model):
+    seen = []
+    model.dataChanged.connect(lambda top, bottom, roles=(): seen.append(top.data(model.ActivityRole)))
+    return seen
+
+
+def test_a_job_says_it_is_loading_its_model_then_counts_steps(qtbot, studio):
+    model = studio.window.queue_panel.model
+    seen = _activities(model)
+    _generate(qtbot, studio, "a red circle")  # a fresh studio: the model is not loaded yet
+    _wait_done(qtbot, studio)
+    assert "loading model tiny-sd1" in seen
+    first_step = next(i for i, text in enumerate(seen) if text and text.startswith("step"))
+    assert seen.index("loading model tiny-sd1") < first_step
+
+
+def test_cancel_says_cancelling_at_once_and_stops_at_the_next_step(qtbot, studio):
+    window = studio.window
+    panel, model = window.queue_panel, window.queue_panel.model
+    job = _generate(qtbot, studio, "a red circle", steps_box=200, count_box=1)
+    qtbot.waitUntil(lambda: job.progress[0] >= 3, timeout=WAIT_MS)
+    panel.select_job(job.id)
+    panel.cancel_action.trigger()
+    step_at_cancel = job.progress[0]
+    row = model.index(model.row_of(job.id))
+    assert row.data(model.ActivityRole) == "cancelling at the next step"  # before any event came back
+    qtbot.waitUntil(lambda: job.done, timeout=30_000)
+    assert job.status.value == "cancelled"
+    assert job.progress[0] - step_at_cancel <= 2, (step_at_cancel, job.progress)
+
+
+def test_edit_and_help_menus_brush_readout_and_paste(qtbot, studio):
+    from PySide6.QtGui import QColor, QGuiApplication, QImage
+
+    window = studio.window
+    menus = {action.text().replace("&", ""): action.menu() for action in window.menuBar().actions()}
+    assert window.paste_action in menus["Edit"].actions()
+    assert {window.shortcuts_action, window.about_action} <= set(menus["Help"].actions())
+
+    window.show_shortcuts()
+    rows = dict(window._shortcuts_dialog.rows())
+    assert rows["Redo"].startswith("Ctrl+Shift+Z") and "Ctrl+Y" in rows["Redo"]
+    assert rows["Resample block"] == "R" and rows["Paste image"].startswith("Ctrl+V")
+    assert rows["Smaller brush"] == "[" and "Cancel job" in rows
+    window._shortcuts_dialog.close()
+
+    _activate(qtbot, window)
+    start = window.canvas.brush_size
+    qtbot.keyClick(window.canvas, Qt.Key_BracketRight)
+    assert window.canvas.brush_size > start and window.brush_box.value() == window.canvas.brush_size
+    window.brush_box.setValue(50)
+    assert window.canvas.brush_size == 50
+
+    pasted = QImage(48, 32, QImage.Format_RGB32)
+    pasted.fill(QColor(10, 200, 60))
+    QGuiApplication.clipboard().setImage(pasted)
+    window.paste_action.trigger()
+    qtbot.waitUntil(lambda: "pasted-" in (window.document.path or ""), timeout=10_000)
+    assert window.document.image.pixelColor(3, 3) == QColor(10, 200, 60)
+
+
+def test_every_control_is_reachable_at_the_minimum_window_size(qtbot, studio):
+    from PySide6.QtWidgets import QToolBar
+
+    window = studio.window
+    window.resize(window.minimumSize())
+    qtbot.waitUntil(lambda: window.size() == window.minimumSize(), timeout=5_000)
+    qtbot.wait(50)
+    for toolbar in window.findChildren(QToolBar):
+        for action in toolbar.actions():
+            if action.isSeparator():
+                continue
+            widget = toolbar.widgetForAction(action)
+            assert widget is not None and widget.isVisible(), f"{toolbar.objectName()}: {action.text()} hidden"
+    panel = window.prompt_panel
+    for control in (panel.generate_button, panel.prompt_edit, panel.init_check, panel.rows_box, panel.rank_check):
+        shown = control.visibleRegion().boundingRect()
+        assert shown.size() == control.size(), f"{control.objectName() or type(control).__name__} cut off"
+
+
+def test_the_window_comes_back_exactly_where_it_was(qtbot, kit, tmp_path):
+    first = _build(tmp_path, ModelRegistry(bundled_dir=kit), "geometry.ini")
+    first.window.show()
+    first.window.resize(1201, 777)
+    first.window.move(37, 29)
+    qtbot.waitUntil(lambda: first.window.pos().x() == 37, timeout=5_000)
+    where = (first.window.pos(), first.window.size())
+    first.shutdown()
+    second = _build(tmp_path, ModelRegistry(bundled_dir=kit), "geometry.ini")
+    try:
+        second.window.show()
+        assert (second.window.pos(), second.window.size()) == where
+    finally:
+        second.shutdown()
