@@ -421,4 +421,7 @@ def _fail(message: str, kind: str, as_json: bool) -> int:
 
 
 if __name__ == "__main__":
+    from engine.threads import apply_thread_policy
+
+    apply_thread_policy()  # `python -m engine.cli`; torch has not loaded yet
     sys.exit(main())

@@ -25,6 +25,9 @@ def has_screen(environ=os.environ, platform: str = sys.platform) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    from engine.threads import apply_thread_policy
+
+    apply_thread_policy(gui=not args)  # before anything loads torch
     if not args:
         if not has_screen():
             print(NO_SCREEN, file=sys.stderr)

@@ -15,8 +15,12 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+from engine.threads import apply_thread_policy
+
+apply_thread_policy()  # before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from engine.toy import scenes as S
 from engine.toy import train as T
