@@ -1,0 +1,68 @@
+"""Mixing the audio tracks into one stereo stream, for export.
+
+The mix goes to a raw float32 file, one clip at a time in blocks (read the block already
+there, add this clip's samples times its gain and fade envelope, write it back), so memory
+stays flat however long the timeline is. The encoder reads that file as its audio input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from engine.errors import BadInput
+from engine.timeline.media import read_audio
+from engine.timeline.model import Timeline
+from engine.timeline.spans import TrackSpans
+
+CHANNELS = 2
+SAMPLE_BYTES = 4 * CHANNELS  # float32 stereo
+
+
+def has_audio(timeline: Timeline) -> bool:
+    return any(track.kind == "audio" and track.items for track in timeline.tracks)
+
+
+def samples_for(timeline: Timeline, frames: int) -> int:
+    rate = timeline.rate
+    return frames * timeline.sample_rate * rate.den // rate.num
+
+
+def mix_to_file(timeline: Timeline, path: str | Path, frames: int | None = None,
+                check_cancelled: Callable[[], None] = lambda: None) -> int:
+    """Mix the first `frames` frames (default: all) into `path` as raw f32le stereo; returns samples."""
+    sample_rate = timeline.sample_rate
+    total = samples_for(timeline, timeline.duration if frames is None else frames)
+    media = timeline.media_by_id()
+    frames_per_sample = timeline.rate.num / (timeline.rate.den * sample_rate)
+    with open(path, "w+b") as out:
+        out.truncate(total * SAMPLE_BYTES)  # silence, and a sparse file until written
+        for track in timeline.tracks:
+            if track.kind != "audio":
+                continue
+            for span in TrackSpans(track).spans:
+                ref = media[span.clip.media]
+                if not ref.path or not Path(ref.path).is_file():
+                    raise BadInput(f"media {ref.id} is unavailable ({ref.path or 'its project entry is damaged'}); "
+                                   "relink it or remove its clips.")
+                first = samples_for(timeline, span.begin)
+                last = min(total, samples_for(timeline, span.end))
+                if last <= first:
+                    continue
+                start_seconds = timeline.rate.seconds(span.source_frame(span.begin))
+                position = first
+                for block in read_audio(ref.path, start_seconds, (last - first) / sample_rate, sample_rate):
+                    check_cancelled()
+                    block = block[: last - position]
+                    if not len(block):
+                        break
+                    times = (position + np.arange(len(block))) * frames_per_sample
+                    gain = (span.envelope(times) * span.clip.gain)[:, None]
+                    out.seek(position * SAMPLE_BYTES)
+                    mixed = np.frombuffer(out.read(len(block) * SAMPLE_BYTES), np.float32).reshape(-1, 2) + gain * block
+                    out.seek(position * SAMPLE_BYTES)
+                    out.write(mixed.astype(np.float32).tobytes())
+                    position += len(block)
+    return total
