@@ -208,6 +208,42 @@ class CompareResult:
     report: str
 
 
+@dataclass(frozen=True)
+class ExportRequest:
+    """Render the timeline of the project folder `project` into a video file (or a PNG folder).
+
+    `format`: mp4 (H.264 + AAC), webm (VP9 + Opus), gif, prores (ProRes 422 in MOV) or png.
+    Size and rate default to the project's; `fps` is a rate like "24" or "24000/1001".
+    """
+
+    task: ClassVar[str] = "export"
+    resource: ClassVar[str] = "cpu"
+
+    project: str
+    output: str
+    format: str = "mp4"
+    width: int | None = None
+    height: int | None = None
+    fps: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """An export: where it went (the wanted name or NAME-1.EXT), frames written and verified by
+    decoding, `seconds` of video, and the wall time it took."""
+
+    task: ClassVar[str] = "export"
+
+    path: str
+    frames: int
+    seconds: float
+    format: str
+    width: int
+    height: int
+    audio: bool
+    wall_seconds: float
+
+
 # --- the task table ----------------------------------------------------------------------
 
 
@@ -228,6 +264,7 @@ TASKS: dict[str, Task] = {
     "resample": Task(ResampleRequest, "engine.tasks.resample:run"),
     "inpaint": Task(InpaintRequest, "engine.tasks.inpaint:run"),
     "compare": Task(CompareRequest, "engine.tasks.compare:run"),
+    "export": Task(ExportRequest, "engine.tasks.export:run"),
 }
 
 

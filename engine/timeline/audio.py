@@ -30,11 +30,12 @@ def samples_for(timeline: Timeline, frames: int) -> int:
     return frames * timeline.sample_rate * rate.den // rate.num
 
 
-def mix_to_file(timeline: Timeline, path: str | Path, frames: int | None = None,
+def mix_to_file(timeline: Timeline, path: str | Path, samples: int | None = None,
                 check_cancelled: Callable[[], None] = lambda: None) -> int:
-    """Mix the first `frames` frames (default: all) into `path` as raw f32le stereo; returns samples."""
+    """Mix the first `samples` samples (default: the whole timeline) into `path` as raw f32le
+    stereo at the timeline's sample rate, silence-padded; returns the sample count."""
     sample_rate = timeline.sample_rate
-    total = samples_for(timeline, timeline.duration if frames is None else frames)
+    total = samples_for(timeline, timeline.duration) if samples is None else samples
     media = timeline.media_by_id()
     frames_per_sample = timeline.rate.num / (timeline.rate.den * sample_rate)
     with open(path, "w+b") as out:
