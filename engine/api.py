@@ -226,6 +226,13 @@ class ExportRequest:
     height: int | None = None
     fps: str | None = None
 
+    @property
+    def output_dir(self) -> str:
+        """The folder the export goes into (what the CLI checks before any work, as for every task)."""
+        import os.path
+
+        return os.path.dirname(os.path.abspath(self.output))
+
 
 @dataclass(frozen=True)
 class ExportResult:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from engine import __version__
 from engine.api import to_json
+from engine.cli_timeline import COMMANDS as TIMELINE_COMMANDS, add_parsers as add_timeline_parsers
 from engine.errors import StudioError
 from engine.grid import random_seed
 
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", default=None, help="keep the images, a contact sheet and per-image checks here")
     _add_json(evaluate)
+    add_timeline_parsers(sub, _add_json)  # project, timeline, export, otio
     return parser
 
 
@@ -370,6 +372,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "compare": cmd_compare,
     "demo": cmd_demo,
     "eval": cmd_eval,
+    **TIMELINE_COMMANDS,
 }
 
 

@@ -44,8 +44,6 @@ _MEDIA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 class ProjectError(BadInput):
     """A project that cannot be opened or saved as asked; the files on disk are left as they are."""
 
-    kind = "bad_project"
-
 
 @dataclasses.dataclass(frozen=True)
 class Settings:

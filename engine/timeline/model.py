@@ -37,8 +37,6 @@ _NTSC_RATES = {23.976: (24000, 1001), 29.97: (30000, 1001), 47.952: (48000, 1001
 class EditRefused(BadInput):
     """An edit would break the timeline (overlap, missing handles, ...); nothing was changed."""
 
-    kind = "edit_refused"
-
 
 @dataclass(frozen=True, order=True)
 class Rate:
