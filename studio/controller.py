@@ -13,7 +13,6 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QImage
 
 from engine.api import CompareRequest, EditSettings, GenerateRequest, InpaintRequest, ResampleRequest
 from engine.grid import random_seed
@@ -22,6 +21,7 @@ from studio.background import BackgroundCalls
 from studio.bridge import EngineBridge
 from studio.document import ImageDocument, write_mask
 from studio.history import HistoryModel, SessionFolders
+from studio.images import to_qimage
 from studio.viewmodels.candidates import CandidatesModel
 
 
@@ -135,7 +135,7 @@ class StudioController(QObject):
     @Slot(int, int, int, object)
     def _on_progress(self, job_id: int, step: int, total: int, preview) -> None:
         if preview is not None and job_id in self._purposes:
-            self.candidates.set_preview(job_id, _qimage(preview))
+            self.candidates.set_preview(job_id, to_qimage(preview))
 
     @Slot(int, int, str, object)
     def _on_candidate_ready(self, job_id: int, index: int, path: str, seed) -> None:
@@ -177,8 +177,3 @@ class StudioController(QObject):
         if kept:
             self.history.add(kept)
         return kept
-
-
-def _qimage(preview) -> QImage:
-    height, width, _ = preview.shape
-    return QImage(preview.tobytes(), width, height, 3 * width, QImage.Format_RGB888).copy()

@@ -26,7 +26,8 @@ from engine.atomic import WriteFailed, atomic_path
 from engine.errors import BadInput
 from engine.grid import cell_bounds
 from engine.images import load_rgb
-from engine.metadata import read_studio_metadata
+from engine.metadata import read_recorded
+from studio.images import to_qimage
 
 DEFAULT_GRID = (4, 4)
 MAX_GRID = 64
@@ -54,13 +55,6 @@ def _blank_mask(width: int, height: int) -> QImage:
 def _write_patch(mask: QImage, rect: QRect, patch: QImage) -> None:
     target = _rows(mask, writable=True)
     target[rect.top(): rect.top() + rect.height(), rect.left(): rect.left() + rect.width()] = _rows(patch)
-
-
-def qimage_from_pil(image) -> QImage:
-    """An RGB PIL image as a detached QImage in Format_RGB888."""
-    rgb = image.convert("RGB")
-    data = rgb.tobytes()
-    return QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format_RGB888).copy()
 
 
 # --- state -----------------------------------------------------------------------------------
@@ -92,7 +86,7 @@ def load_image(path: str | Path) -> LoadedImage:
     Safe to call on a worker thread, so a window can decode a large file off the GUI thread and
     hand the result to `open_image`. Raises BadInput for a missing or unreadable file.
     """
-    return LoadedImage(str(path), qimage_from_pil(load_rgb(path)), recorded_grid(path))
+    return LoadedImage(str(path), to_qimage(load_rgb(path)), read_recorded(path).grid)
 
 
 def write_mask(mask: QImage, path: str | Path) -> Path:
@@ -103,19 +97,6 @@ def write_mask(mask: QImage, path: str | Path) -> Path:
         if not mask.save(str(tmp), "PNG"):
             raise WriteFailed(f"Could not write the mask to {path}. Check free space and permissions.")
     return Path(path)
-
-
-def recorded_grid(path: str | Path) -> GridSeeds | None:
-    """The grid seeds a Latent Studio PNG records, or None for images made elsewhere."""
-    try:
-        data = read_studio_metadata(path)
-    except BadInput:
-        return None
-    try:
-        raw = data.get("grid") or data["request"]["grid_seeds"]
-        return GridSeeds.from_json(raw) if raw else None
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None  # damaged or foreign metadata: treat the image as imported
 
 
 class ImageDocument(QObject):

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, QThreadPool, Qt, Signal, Slot
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, QThreadPool, Qt
+
+from engine.api import EditSettings, GridSeeds
+from engine.errors import BadInput
+from engine.metadata import read_recorded, read_request
+from studio.background import BackgroundCalls
+from studio.images import load_thumbnail
+from studio.viewmodels.job_list import one_line
 
 THUMBNAIL = 96
-# compare writes these beside its results; they are views of a comparison, not images to edit
-_NOT_RESULTS = ("-side-by-side", "-heatmap-")
+PROMPT_CHARS = 28  # under a thumbnail; the tooltip has the whole prompt
 
 
 class SessionFolders:
@@ -41,67 +48,98 @@ class SessionFolders:
 
 
 def is_result_image(path: Path) -> bool:
-    return path.suffix.lower() == ".png" and not any(tag in path.stem for tag in _NOT_RESULTS) \
-        and path.parent.name != "imports"
+    """A PNG whose Latent Studio metadata records the request that made it. Compare's strips and
+    heatmaps, imported images and masks record none, whatever their names say."""
+    if path.suffix.lower() != ".png":
+        return False
+    try:
+        read_request(path)
+    except BadInput:
+        return False
+    return True
 
 
 def scan_results(root: Path, limit: int = 500) -> list[Path]:
     """Result images under `root`, newest first."""
     if not root.is_dir():
         return []
-    found = [p for p in root.glob("*/*.png") if is_result_image(p)]
-    found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return found[:limit]
+    found = sorted(root.glob("*/*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return [p for p in found if is_result_image(p)][:limit]
 
 
-def load_thumbnail(path: Path) -> QImage:
-    image = QImage(str(path))
-    if image.isNull():
-        return image
-    return image.scaled(THUMBNAIL, THUMBNAIL, Qt.KeepAspectRatio, Qt.SmoothTransformation)
-
-
-@dataclass
+@dataclass(frozen=True)
 class HistoryItem:
+    """One past result as its metadata describes it."""
+
     path: str
-    thumbnail: QImage
+    thumbnail: Any  # QImage (null when unreadable)
+    made: float  # when the file was written (seconds since the epoch)
+    request: Any = None  # the request that made it (GenerateRequest, ResampleRequest, ...), None if unknown
+    settings: EditSettings = EditSettings()  # prompt, model and sampling, as recorded
+    grid: GridSeeds | None = None
+    size: tuple[int, int] | None = None  # (width, height)
+
+    @property
+    def prompt(self) -> str:
+        return self.settings.prompt or ""
+
+    @property
+    def kind(self) -> str:
+        """What made it: "generate", "resample", "inpaint" (the request's task), or "image"."""
+        return type(self.request).task if self.request is not None else "image"
+
+    def date_text(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.made))
 
 
-class _Signals(QObject):
-    loaded = Signal(object)  # list[HistoryItem], appended in order
+def read_history_item(path: Path) -> HistoryItem:
+    """Thumbnail and recorded metadata of one result: file work, for a worker thread."""
+    recorded = read_recorded(path)
+    try:
+        request = read_request(path)
+    except BadInput:
+        request = None
+    thumbnail = load_thumbnail(str(path), THUMBNAIL)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            size = image.size
+    except OSError:
+        size = None
+    return HistoryItem(str(path), thumbnail, path.stat().st_mtime, request, recorded.settings, recorded.grid, size)
 
 
-class _LoadJob(QRunnable):
-    def __init__(self, paths: list[Path] | None, root: Path | None, signals: _Signals):
-        super().__init__()
-        self._paths, self._root, self._signals = paths, root, signals
-
-    def run(self) -> None:
-        paths = self._paths if self._paths is not None else scan_results(self._root)
-        self._signals.loaded.emit([HistoryItem(str(p), load_thumbnail(p)) for p in paths])
+def _read_items(paths: list[Path] | None, root: Path | None) -> list[HistoryItem]:
+    items = []
+    for path in paths if paths is not None else scan_results(root):
+        try:
+            items.append(read_history_item(Path(path)))
+        except OSError:
+            continue  # deleted meanwhile: nothing to list
+    return items
 
 
 class HistoryModel(QAbstractListModel):
     """Past and present results, newest first; `add` prepends a finished result."""
 
     PathRole = Qt.UserRole + 1
+    ItemRole = Qt.UserRole + 2  # the HistoryItem
 
     def __init__(self, folders: SessionFolders, pool: QThreadPool | None = None, parent=None):
         super().__init__(parent)
         self._folders = folders
         self._items: list[HistoryItem] = []
-        self._pool = pool or QThreadPool.globalInstance()
-        self._signals = _Signals()
-        self._pending_front: list[HistoryItem] = []
-        self._signals.loaded.connect(self._on_loaded)
+        self._reads = BackgroundCalls(latest_only=False, pool=pool, parent=self)
 
     def reload(self) -> None:
-        self._pool.start(_LoadJob(None, self._folders.root, self._signals))
+        self._reads.call(partial(_read_items, None, self._folders.root), self._on_loaded, lambda message: None)
 
     def add(self, paths: list[str]) -> None:
-        self._pool.start(_LoadJob([Path(p) for p in reversed(paths)], None, self._signals))
+        """Results a job just wrote (the caller knows they are results: no metadata check)."""
+        self._reads.call(partial(_read_items, [Path(p) for p in reversed(paths)], None), self._on_loaded,
+                         lambda message: None)
 
-    @Slot(object)
     def _on_loaded(self, items: list[HistoryItem]) -> None:
         known = {item.path for item in self._items}
         fresh = [item for item in items if item.path not in known]
@@ -124,11 +162,23 @@ class HistoryModel(QAbstractListModel):
         item = self._items[index.row()]
         if role == Qt.DecorationRole:
             return item.thumbnail
-        if role in (Qt.ToolTipRole, self.PathRole):
-            return item.path
         if role == Qt.DisplayRole:
-            return ""
+            return f"{one_line(item.prompt or item.kind.capitalize(), PROMPT_CHARS)}\n{item.date_text()}"
+        if role == Qt.ToolTipRole:
+            lines = [item.prompt or "(no prompt)", f"{item.kind.capitalize()} · {item.date_text()}"]
+            if item.settings.model:
+                lines.append(f"Model: {item.settings.model}")
+            return "\n".join(lines + [item.path])
+        if role == self.PathRole:
+            return item.path
+        if role == self.ItemRole:
+            return item
+        if role == Qt.SizeHintRole:
+            return QSize(THUMBNAIL + 24, THUMBNAIL + 40)
         return None
 
     def path_at(self, row: int) -> str:
         return self._items[row].path
+
+    def item_at(self, row: int) -> HistoryItem:
+        return self._items[row]

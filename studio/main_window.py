@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QListView, QMainWindow, QMessageBox, QSpinBox, QStackedWidget, QToolBar,
 )
 
-from engine.api import EditSettings
+from engine.api import EditSettings, GenerateRequest
 from engine.errors import StudioError
 from engine.models.registry import ModelRegistry, image_size_multiple, vae_scale_factor
 from studio.background import BackgroundCalls
@@ -149,10 +149,28 @@ class MainWindow(QMainWindow):
         view.setResizeMode(QListView.Adjust)
         view.setMovement(QListView.Static)
         view.setSpacing(4)
+        view.setWordWrap(True)
+        view.setUniformItemSizes(True)
         view.setModel(model)
-        view.setToolTip("Every result of this and earlier sessions; click one to open it on the canvas")
         view.clicked.connect(lambda index: self.open_path(model.path_at(index.row())))
+        self.use_settings_action = QAction("Use these settings", view)
+        self.use_settings_action.setToolTip("Put this image's prompt, model, size, sampling and seed in the prompt panel")
+        self.use_settings_action.triggered.connect(lambda: self.use_settings_of(view.currentIndex().row()))
+        view.addAction(self.use_settings_action)
+        view.setContextMenuPolicy(Qt.ActionsContextMenu)
         return view
+
+    def use_settings_of(self, row: int) -> None:
+        """History's "Use these settings": the prompt panel shows what made that image."""
+        if not 0 <= row < self.controller.history.rowCount():
+            return
+        item = self.controller.history.item_at(row)
+        if isinstance(item.request, GenerateRequest):
+            self.prompt_panel.apply_request(item.request)  # seed included: Generate makes it again
+        else:  # an edit records its settings (prompt, model, sampling), not a generation's seed
+            grid = (item.grid.rows, item.grid.cols) if item.grid is not None else None
+            self.prompt_panel.apply_settings(item.settings, grid, item.size)
+        self.status.showMessage(f"Settings of {Path(item.path).name} are in the prompt panel.", 6000)
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, checkable=False) -> QAction:
         action = QAction(text, self)

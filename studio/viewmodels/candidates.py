@@ -11,13 +11,14 @@ user wanted); late thumbnails of removed items are dropped.
 
 from __future__ import annotations
 
-import itertools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Iterable
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QImage
+
+from studio.images import ThumbnailLoader, load_thumbnail
 
 THUMBNAIL_SIZE = 128
 KINDS = ("generate", "resample", "inpaint")
@@ -39,27 +40,6 @@ class Candidate:
     @property
     def pending(self) -> bool:
         return self.path is None
-
-
-def load_thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QImage:
-    """`path` decoded and fitted into size x size (smooth when shrinking); a null QImage if unreadable.
-
-    Images already smaller are kept as they are: the view scales them up nearest-neighbour, which
-    keeps a 64 x 64 result crisp and the model small.
-    """
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    image = reader.read()
-    if image.isNull():
-        return QImage()
-    if image.width() > size or image.height() > size:
-        image = image.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
-    return image.convertToFormat(QImage.Format_ARGB32_Premultiplied)
-
-
-class _ThumbnailSignals(QObject):
-    # token, path, image; emitted from a loader thread, delivered queued on the GUI thread
-    loaded = Signal(int, str, QImage)
 
 
 class CandidatesModel(QAbstractListModel):
@@ -85,11 +65,8 @@ class CandidatesModel(QAbstractListModel):
         super().__init__(parent)
         self._items: list[Candidate] = []
         self._async = async_thumbnails
-        self._tokens = itertools.count(1)
-        self._pending_loads: dict[int, tuple[int, str]] = {}  # token -> (job id, path)
-        self._executor: ThreadPoolExecutor | None = None
-        self._signals = _ThumbnailSignals(self)
-        self._signals.loaded.connect(self._on_thumbnail_loaded, Qt.QueuedConnection)
+        self._thumbnails = ThumbnailLoader(THUMBNAIL_SIZE, parent=self)
+        self._epoch = 0  # bumped by clear(), so a thumbnail asked for before it is dropped
 
     # --- Qt model API ------------------------------------------------------------------------
 
@@ -239,14 +216,12 @@ class CandidatesModel(QAbstractListModel):
     def clear(self) -> None:
         self.beginResetModel()
         self._items.clear()
-        self._pending_loads.clear()
+        self._epoch += 1
         self.endResetModel()
 
     def wait_for_thumbnails(self) -> None:
         """Block until queued thumbnail decodes are done (their results still arrive as events)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self._thumbnails.wait()
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -257,33 +232,13 @@ class CandidatesModel(QAbstractListModel):
     def _with_thumbnail(self, item: Candidate) -> Candidate:
         """`item` with its thumbnail, or (async) as it is, its thumbnail on the way."""
         if not self._async:
-            return replace(item, thumbnail=load_thumbnail(item.path))
-        self._load_async(item.job_id, item.path)
+            return replace(item, thumbnail=load_thumbnail(item.path, THUMBNAIL_SIZE))
+        self._thumbnails.load(item.path, partial(self._on_thumbnail_loaded, self._epoch, item.job_id, item.path))
         return item
 
-    def _load_async(self, job_id: int, path: str) -> None:
-        if self._executor is None:
-            # Two threads: thumbnails are short decodes, and the machine has other work to do.
-            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="thumbnails")
-        token = next(self._tokens)
-        self._pending_loads[token] = (job_id, path)
-        signals = self._signals
-
-        def work() -> None:
-            image = load_thumbnail(path)
-            try:
-                signals.loaded.emit(token, path, image)
-            except RuntimeError:
-                pass  # the model is gone; nobody wants this thumbnail any more
-
-        self._executor.submit(work)
-
-    @Slot(int, str, QImage)
-    def _on_thumbnail_loaded(self, token: int, path: str, image: QImage) -> None:
-        key = self._pending_loads.pop(token, None)
-        if key is None:
-            return  # removed or cleared meanwhile: a late result is dropped
-        job_id, _ = key
+    def _on_thumbnail_loaded(self, epoch: int, job_id: int, path: str, image: QImage) -> None:
+        if epoch != self._epoch:
+            return  # cleared meanwhile: a late result is dropped
         for row, item in enumerate(self._items):
             if item.job_id == job_id and item.path == path and item.thumbnail is None:
                 # an unreadable file keeps its preview (or the placeholder) rather than a blank

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Optional, Sequence
 
-import numpy as np
 from PySide6.QtCore import (
     QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject, Qt, QTimer, Signal, Slot,
 )
@@ -25,15 +25,18 @@ from engine import api
 from engine.events import QueueChanged
 from engine.jobs import JobQueue, JobStatus
 from studio.bridge import EngineBridge
+from studio.images import ThumbnailLoader, to_qimage
 
 JOB_IDS_MIME = "application/x-latent-studio-job-ids"
 PROMPT_CHARS = 40
+RESULT_THUMBNAIL = 96  # the row draws 48 px; twice that stays sharp on a high-density screen
 
 
 # --- titles ------------------------------------------------------------------------------------
 
 
-def _cut(text: str, limit: Optional[int]) -> str:
+def one_line(text: str, limit: Optional[int]) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis (None: whole)."""
     text = " ".join(text.split())  # a prompt's newlines and runs of spaces read as one space
     if limit is not None and len(text) > limit:
         return text[: max(1, limit - 1)].rstrip() + "…"
@@ -52,7 +55,7 @@ def describe_request(request: Any, prompt_chars: Optional[int] = PROMPT_CHARS) -
     """
     if isinstance(request, api.GenerateRequest):
         verb = "Image to image" if request.init_image else "Generate"
-        prompt = _cut(request.prompt, prompt_chars)
+        prompt = one_line(request.prompt, prompt_chars)
         return f"{verb}{_times(request.count)}" + (f" · {prompt}" if prompt else "")
     if isinstance(request, api.ResampleRequest):
         return f"Resample block {request.row},{request.col}{_times(request.count)}"
@@ -64,32 +67,13 @@ def describe_request(request: Any, prompt_chars: Optional[int] = PROMPT_CHARS) -
     return type(request).__name__
 
 
-def preview_to_image(preview: Any) -> Optional[QImage]:
-    """A QImage that owns its pixels, from an HxWx3 (or HxWx4, HxW) uint8 array; None if it isn't one."""
-    if preview is None:
-        return None
-    if isinstance(preview, QImage):
-        return None if preview.isNull() else preview.copy()
-    try:
-        array = np.asarray(preview)
-    except Exception:  # noqa: BLE001 - a preview is cosmetic; an odd one is ignored, never fatal
-        return None
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        fmt = QImage.Format_RGB888 if array.shape[2] == 3 else QImage.Format_RGBA8888
-    elif array.ndim == 2:
-        fmt = QImage.Format_Grayscale8
-    else:
-        return None
-    if array.size == 0:
-        return None
-    if array.dtype != np.uint8:
-        if not np.issubdtype(array.dtype, np.floating):
-            return None
-        array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    array = np.ascontiguousarray(array)
-    height, width = array.shape[:2]
-    # QImage would only borrow the numpy buffer; copy() gives it pixels of its own.
-    return QImage(array.data, width, height, array.strides[0], fmt).copy()
+def result_image(result: Any) -> Optional[str]:
+    """The image that stands for a finished job's result: its best image, or a comparison's strip."""
+    if isinstance(result, (api.GenerateResult, api.EditResult)) and result.images:
+        return result.images[0].path
+    if isinstance(result, api.CompareResult):
+        return result.side_by_side or result.resample_path
+    return None
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -180,6 +164,7 @@ class JobListModel(QAbstractListModel):
             self._rows[handle.id] = row
             (self._pending if row.status is JobStatus.PENDING else self._history).append(handle.id)
 
+        self._thumbnails = ThumbnailLoader(RESULT_THUMBNAIL, parent=self)
         self._ticker = QTimer(self)
         self._ticker.setInterval(self.ELAPSED_REFRESH_MS)
         self._ticker.timeout.connect(self._tick)
@@ -298,7 +283,7 @@ class JobListModel(QAbstractListModel):
                 status += ", queue paused"
         if row.started_at is not None:
             status += f" · {format_seconds(row.elapsed(time.time()))}"
-        return f"{describe_request(row.request, prompt_chars=300)}\n{status}"
+        return f"{describe_request(row.request, prompt_chars=None)}\n{status}"  # the whole prompt
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlags:
         if not index.isValid():
@@ -430,7 +415,7 @@ class JobListModel(QAbstractListModel):
             return
         row.step, row.total = step, total
         roles = [self.ProgressRole, self.StepsRole, Qt.ToolTipRole]
-        image = preview_to_image(preview)
+        image = to_qimage(preview)
         if image is not None:
             row.preview = image
             roles.append(self.PreviewRole)
@@ -453,6 +438,16 @@ class JobListModel(QAbstractListModel):
     @Slot(int, object)
     def _on_finished(self, job_id: int, result: Any) -> None:
         self._settle(job_id, JobStatus.COMPLETED, result=result)
+        path = result_image(result)
+        if path is not None and job_id in self._rows:
+            # the last live preview is a cheap latent approximation: the finished row shows the result
+            self._thumbnails.load(path, partial(self._on_result_thumbnail, job_id))
+
+    def _on_result_thumbnail(self, job_id: int, image: QImage) -> None:
+        row = self._rows.get(job_id)
+        if row is not None and not image.isNull():
+            row.preview = image
+            self._row_changed(job_id, [self.PreviewRole])
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, message: str, kind: str) -> None:

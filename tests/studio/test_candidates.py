@@ -9,7 +9,8 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 
-from studio.viewmodels.candidates import THUMBNAIL_SIZE, Candidate, CandidatesModel, load_thumbnail
+from studio.images import load_thumbnail
+from studio.viewmodels.candidates import THUMBNAIL_SIZE, Candidate, CandidatesModel
 from studio.widgets.candidates_strip import CandidatesStrip
 
 M = CandidatesModel
@@ -132,9 +133,9 @@ def test_results_can_outnumber_or_undernumber_placeholders(qtbot, pngs):
 
 def test_large_images_are_thumbnailed_small(tmp_path):
     path = _png(tmp_path / "big.png", (10, 120, 230), size=(640, 320))
-    image = load_thumbnail(path)
+    image = load_thumbnail(path, THUMBNAIL_SIZE)
     assert (image.width(), image.height()) == (THUMBNAIL_SIZE, THUMBNAIL_SIZE // 2)
-    assert load_thumbnail(str(tmp_path / "missing.png")).isNull()
+    assert load_thumbnail(str(tmp_path / "missing.png"), THUMBNAIL_SIZE).isNull()
 
 
 def test_unreadable_result_keeps_its_preview(qtbot, tmp_path):

@@ -91,9 +91,14 @@ def test_history_lists_earlier_sessions(qtbot, qapp, kit, tmp_path):
     import numpy as np
     from PIL import Image
 
+    from engine.api import GenerateRequest
+    from engine.metadata import save_png
+
     old = tmp_path / "data" / "sessions" / "2026-01-01_000000"
     old.mkdir(parents=True)
-    Image.fromarray(np.zeros((16, 16, 3), dtype=np.uint8)).save(old / "old-result.png")
+    pixels = Image.fromarray(np.zeros((16, 16, 3), dtype=np.uint8))
+    save_png(pixels, old / "old-result.png", GenerateRequest(prompt="old", output_dir=str(old)), "old")
+    pixels.save(old / "not-made-here.png")  # no Latent Studio metadata: not one of our results
     built = build_studio(registry=ModelRegistry(bundled_dir=kit), data_dir=tmp_path / "data",
                          settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat), device="cpu")
     try:

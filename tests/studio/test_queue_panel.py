@@ -21,7 +21,8 @@ from engine import api
 from engine.errors import BadInput
 from engine.jobs import JobQueue, JobStatus
 from studio.bridge import EngineBridge
-from studio.viewmodels.job_list import JOB_IDS_MIME, JobListModel, describe_request, preview_to_image
+from studio.images import to_qimage
+from studio.viewmodels.job_list import JOB_IDS_MIME, JobListModel, describe_request
 from studio.widgets.queue_panel import QueuePanel
 
 TIMEOUT_MS = 10_000
@@ -166,15 +167,15 @@ def test_describe_request_titles():
     assert describe_request(Job("x")) == "Job"
 
 
-def test_preview_to_image_owns_a_copy_of_the_pixels():
+def test_to_qimage_owns_a_copy_of_the_pixels():
     array = np.zeros((4, 5, 3), dtype=np.uint8)
     array[..., 0] = 255
-    image = preview_to_image(array)
+    image = to_qimage(array)
     array[...] = 0  # the image must not be looking at this buffer
     assert image.size() == QSize(5, 4)
     assert image.pixelColor(2, 1).red() == 255 and image.pixelColor(2, 1).green() == 0
-    assert preview_to_image(None) is None
-    assert preview_to_image(7) is None  # not an image: ignored, never an error
+    assert to_qimage(None) is None
+    assert to_qimage(7) is None  # not an image: ignored, never an error
 
 
 # --- the model follows the queue -----------------------------------------------------------

@@ -243,3 +243,41 @@ def test_the_window_comes_back_exactly_where_it_was(qtbot, kit, tmp_path):
         assert (second.window.pos(), second.window.size()) == where
     finally:
         second.shutdown()
+
+
+def test_history_shows_prompt_and_date_and_use_these_settings_restores_the_request(qtbot, studio):
+    window = studio.window
+    history = studio.controller.history
+    job = _generate(qtbot, studio, "a green triangle at the top", count_box=1, steps_box=3)
+    _wait_done(qtbot, studio)
+    made = job.result.images[0]
+    qtbot.waitUntil(lambda: history.rowCount() == 1, timeout=10_000)
+    item = history.item_at(0)
+    text = history.data(history.index(0), Qt.DisplayRole)
+    assert text.startswith("a green triangle") and item.date_text() in text
+    assert "a green triangle at the top" in history.data(history.index(0), Qt.ToolTipRole)
+
+    panel = window.prompt_panel
+    panel.prompt_edit.setPlainText("something else")
+    panel.steps_box.setValue(9)
+    panel.set_seed_locked(False)
+    window.history_view.setCurrentIndex(history.index(0))
+    window.use_settings_action.trigger()
+    again = panel.request()
+    assert again.prompt == "a green triangle at the top" and again.steps == 3 and again.seed == made.seed
+    assert panel.seed_locked()  # so the next Generate makes that image again
+    assert (again.model, again.grid_rows, again.grid_cols) == (job.request.model, made.grid.rows, made.grid.cols)
+
+
+def test_a_finished_job_shows_its_result_in_the_queue_and_its_whole_prompt_in_the_tooltip(qtbot, studio):
+    from studio.images import load_thumbnail
+    from studio.viewmodels.job_list import RESULT_THUMBNAIL
+
+    model = studio.window.queue_panel.model
+    prompt = "a red circle on the left and a blue square on the right on a gray background, " * 4  # past any cut
+    job = _generate(qtbot, studio, prompt.strip(), count_box=1, steps_box=3)
+    _wait_done(qtbot, studio)
+    index = model.index(model.row_of(job.id))
+    expected = load_thumbnail(job.result.images[0].path, RESULT_THUMBNAIL)
+    qtbot.waitUntil(lambda: index.data(model.PreviewRole) == expected, timeout=10_000)
+    assert " ".join(prompt.split()) in index.data(Qt.ToolTipRole)

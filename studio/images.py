@@ -1,0 +1,88 @@
+"""Pixels into QImages, and thumbnails decoded off the GUI thread: the one place for both.
+
+`to_qimage` turns what the engine hands over (numpy previews, PIL images) into a QImage that owns
+its pixels; `load_thumbnail` decodes and shrinks an image file; `ThumbnailLoader` runs that on the
+background pool (studio.background) and hands each thumbnail to the GUI thread. The candidates
+strip, the queue and the history all use these.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, Optional
+
+import numpy as np
+from PySide6.QtCore import QObject, QThreadPool, Qt
+from PySide6.QtGui import QImage, QImageReader
+
+from studio.background import BackgroundCalls
+
+
+def to_qimage(pixels: Any) -> Optional[QImage]:
+    """A QImage that owns its pixels, from an HxWx3 / HxWx4 / HxW array (uint8, or floats in [0, 1]),
+    a PIL image or a QImage; None for anything that is not an image (a preview is cosmetic: an odd
+    one is ignored, never an error)."""
+    if pixels is None:
+        return None
+    if isinstance(pixels, QImage):
+        return None if pixels.isNull() else pixels.copy()
+    if hasattr(pixels, "convert") and hasattr(pixels, "mode"):  # a PIL image
+        pixels = pixels.convert("RGBA" if "A" in pixels.mode else "RGB")
+    try:
+        array = np.asarray(pixels)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        fmt = QImage.Format_RGB888 if array.shape[2] == 3 else QImage.Format_RGBA8888
+    elif array.ndim == 2:
+        fmt = QImage.Format_Grayscale8
+    else:
+        return None
+    if array.size == 0:
+        return None
+    if array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.floating):
+            return None
+        array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    array = np.ascontiguousarray(array)
+    height, width = array.shape[:2]
+    # QImage would only borrow the numpy buffer; copy() gives it pixels of its own.
+    return QImage(array.data, width, height, array.strides[0], fmt).copy()
+
+
+def load_thumbnail(path: str, size: int) -> QImage:
+    """`path` decoded and fitted into size x size (smooth when shrinking); a null QImage if unreadable.
+
+    Images already smaller are kept as they are: views scale them up nearest-neighbour, which keeps
+    a 64 x 64 result crisp and the models small.
+    """
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    image = reader.read()
+    if image.isNull():
+        return QImage()
+    if image.width() > size or image.height() > size:
+        image = image.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+    return image.convertToFormat(QImage.Format_ARGB32_Premultiplied)
+
+
+class ThumbnailLoader(QObject):
+    """`load(path, on_done)`: the thumbnail is decoded on the pool, then `on_done(QImage)` runs on
+    this object's thread (a null QImage when the file cannot be read). Every request is answered;
+    callers drop answers they no longer want."""
+
+    def __init__(self, size: int, pool: QThreadPool | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.size = size
+        self._pool = pool or QThreadPool.globalInstance()
+        self._calls = BackgroundCalls(latest_only=False, pool=self._pool, parent=self)
+
+    def load(self, path: str, on_done: Callable[[QImage], None]) -> None:
+        self._calls.call(partial(load_thumbnail, str(path), self.size), on_done, lambda _message: on_done(QImage()))
+
+    def pending(self) -> bool:
+        return self._calls.pending()
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        """Block until the pool is idle (tests; the answers still arrive as events)."""
+        return self._pool.waitForDone(timeout_ms)
