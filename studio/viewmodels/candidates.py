@@ -59,6 +59,8 @@ class CandidatesModel(QAbstractListModel):
     PendingRole = Qt.UserRole + 6
     IndexRole = Qt.UserRole + 7
     CandidateRole = Qt.UserRole + 8  # the whole Candidate
+    GroupStartRole = Qt.UserRole + 9  # bool: the first item of its job (the strip draws a divider)
+    GroupRole = Qt.UserRole + 10  # int: 0, 1, 0, ... job by job from the front (the strip alternates tones)
     DecorationRole = Qt.DecorationRole  # thumbnail, else preview, else None
 
     def __init__(self, parent: QObject | None = None, async_thumbnails: bool = True):
@@ -95,6 +97,10 @@ class CandidatesModel(QAbstractListModel):
             return item.index
         if role == self.CandidateRole:
             return item
+        if role == self.GroupStartRole:
+            return index.row() == 0 or self._items[index.row() - 1].job_id != item.job_id
+        if role == self.GroupRole:
+            return self._group_of(index.row()) % 2
         if role == Qt.ToolTipRole:
             return _tooltip(item)
         if role == Qt.SizeHintRole:
@@ -124,6 +130,10 @@ class CandidatesModel(QAbstractListModel):
 
     def candidates(self) -> list[Candidate]:
         return list(self._items)
+
+    def _group_of(self, row: int) -> int:
+        """How many jobs come before the one of `row` (a job's items are contiguous)."""
+        return sum(1 for r in range(1, row + 1) if self._items[r].job_id != self._items[r - 1].job_id)
 
     def job_rows(self, job_id: int) -> list[int]:
         return [row for row, item in enumerate(self._items) if item.job_id == job_id]

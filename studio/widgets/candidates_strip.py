@@ -20,6 +20,8 @@ from studio.viewmodels.candidates import THUMBNAIL_SIZE, CandidatesModel
 ACCENT = QColor("#7aa2ff")
 CELL_PADDING = 4  # around the picture, inside the cell, room for the selection frame
 SPACING = 6  # between cells
+GROUP_TONES = (0.08, 0.18)  # how much text colour tints the cell background, alternating job by job
+GROUP_DIVIDER = QColor(122, 162, 255, 170)
 
 
 class CandidateDelegate(QStyledItemDelegate):
@@ -45,9 +47,14 @@ class CandidateDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.State_Selected)
         hovered = bool(option.state & QStyle.State_MouseOver)
 
+        # one job's slots share a tone and a divider starts the next job, so batches read as groups
+        group = int(index.data(CandidatesModel.GroupRole) or 0)
         painter.setPen(Qt.NoPen)
-        painter.setBrush(palette.color(QPalette.Base).lighter(125))
+        painter.setBrush(_mix(palette.color(QPalette.Base), palette.color(QPalette.Text), GROUP_TONES[group]))
         painter.drawRoundedRect(cell, 5, 5)
+        if index.data(CandidatesModel.GroupStartRole) and index.row() > 0:
+            painter.fillRect(QRectF(option.rect.left() - SPACING / 2 - 1, cell.top() + 6, 2, cell.height() - 12),
+                             GROUP_DIVIDER)
 
         image = index.data(Qt.DecorationRole)
         if isinstance(image, QImage) and not image.isNull():
@@ -65,11 +72,8 @@ class CandidateDelegate(QStyledItemDelegate):
             painter.setPen(palette.color(QPalette.Text))
             painter.drawText(box, Qt.AlignCenter, "." * self.dots + " " * (3 - self.dots))
         else:
-            score = index.data(CandidatesModel.ScoreRole)
-            if score is not None:
-                rank = int(index.data(CandidatesModel.IndexRole)) + 1
-                self._badge(painter, option, box, f"#{rank}", top=True, accent=rank == 1)
-                self._badge(painter, option, box, f"{float(score):.2f}", top=False, accent=False)
+            for text, top, accent in self.badges(index):
+                self._badge(painter, option, box, text, top=top, accent=accent)
         kind = index.data(CandidatesModel.KindRole)
         if kind and kind != "generate":
             self._kind_icon(painter, kind, box)
@@ -84,6 +88,19 @@ class CandidateDelegate(QStyledItemDelegate):
             painter.setBrush(Qt.NoBrush)
             painter.drawRoundedRect(cell.adjusted(1, 1, -1, -1), 5, 5)
         painter.restore()
+
+    @staticmethod
+    def badges(index: QModelIndex | QPersistentModelIndex) -> list[tuple[str, bool, bool]]:
+        """(text, at the top, accented) for each badge a finished candidate shows."""
+        score = index.data(CandidatesModel.ScoreRole)
+        if score is not None:
+            rank = int(index.data(CandidatesModel.IndexRole)) + 1
+            return [(f"#{rank}", True, rank == 1), (f"{float(score):.2f}", False, False)]
+        seed = index.data(CandidatesModel.SeedRole)
+        if index.data(CandidatesModel.KindRole) != "generate" and seed is not None:
+            # re-rolled blocks differ only by their new seed: show it, to pick one again by it
+            return [(f"seed {seed}", False, False)]
+        return []
 
     @staticmethod
     def _badge(painter: QPainter, option: QStyleOptionViewItem, box: QRectF, text: str, top: bool,
@@ -118,6 +135,11 @@ class CandidateDelegate(QStyledItemDelegate):
             painter.setBrush(QColor(13, 15, 20, 190))
             painter.drawRoundedRect(rect, 3, 3)
             painter.drawPixmap(QRect(int(rect.left()) + 1, int(rect.top()) + 1, 16, 16), pixmap)
+
+
+def _mix(base: QColor, other: QColor, amount: float) -> QColor:
+    """`base` moved `amount` (0..1) of the way towards `other`: a tint that works on light and dark themes."""
+    return QColor.fromRgbF(*(b + (o - b) * amount for b, o in zip(base.getRgbF()[:3], other.getRgbF()[:3])))
 
 
 def _fit(size: QSize, box: QRectF) -> QRectF:

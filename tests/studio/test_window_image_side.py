@@ -281,3 +281,38 @@ def test_a_finished_job_shows_its_result_in_the_queue_and_its_whole_prompt_in_th
     expected = load_thumbnail(job.result.images[0].path, RESULT_THUMBNAIL)
     qtbot.waitUntil(lambda: index.data(model.PreviewRole) == expected, timeout=10_000)
     assert " ".join(prompt.split()) in index.data(Qt.ToolTipRole)
+
+
+def test_the_strip_groups_slots_by_job_and_resample_results_show_their_seed(qtbot, studio):
+    from PySide6.QtGui import QColor
+
+    from studio.widgets.candidates_strip import GROUP_DIVIDER, SPACING
+
+    window = studio.window
+    strip, model = window.candidates_strip, studio.controller.candidates
+    _generate(qtbot, studio, "a red circle", count_box=2)
+    _wait_done(qtbot, studio)
+    qtbot.waitUntil(lambda: not window.document.is_empty(), timeout=10_000)
+    window.document.select_cell(1, 1)
+    studio.controller.resample_count = 3
+    window.resample_action.trigger()
+    _wait_done(qtbot, studio)
+    jobs = [model.index(r).data(model.JobIdRole) for r in range(model.rowCount())]
+    assert len(jobs) == 5 and jobs[0] == jobs[2] != jobs[3] == jobs[4]  # the resample's three first
+    starts = [model.index(r).data(model.GroupStartRole) for r in range(5)]
+    groups = [model.index(r).data(model.GroupRole) for r in range(5)]
+    assert starts == [True, False, False, True, False] and groups == [0, 0, 0, 1, 1]
+
+    delegate = strip.itemDelegate()
+    resampled = job = studio.queue.jobs()[-1]
+    for row, image in enumerate(resampled.result.images):
+        assert delegate.badges(model.index(row)) == [(f"seed {model.index(row).data(model.SeedRole)}", False, False)]
+        assert model.index(row).data(model.SeedRole) == image.seed
+    assert job.request.count == 3
+
+    shot = strip.viewport().grab().toImage()
+    rect = strip.visualRect(model.index(3))
+    divider = QColor(shot.pixel(int(rect.left() - SPACING / 2 - 1), rect.center().y()))
+    assert divider.blue() > divider.red() + 40, divider.name()  # the accent line before the first job
+    assert QColor(shot.pixel(rect.left() + 3, rect.top() + 3)) != QColor(shot.pixel(
+        strip.visualRect(model.index(0)).left() + 3, rect.top() + 3))  # the two jobs' tones differ
