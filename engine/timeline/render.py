@@ -61,24 +61,53 @@ class FrameRenderer:
         if cached is not None:
             self._frames.move_to_end(n)
             return cached
-        canvas = np.zeros((self.height, self.width, 3), np.float32)
-        for number, track in enumerate(self._tracks):
-            active = track.at(n)
-            if not active:
-                continue
-            layer = np.zeros_like(canvas)
-            covered = np.zeros((self.height, self.width), bool)
-            for span, weight in active:
-                image, (top, left) = self._picture(number, span, n)
-                h, w = image.shape[:2]
-                layer[top:top + h, left:left + w] += weight * image
-                covered[top:top + h, left:left + w] = True
-            canvas[covered] = layer[covered]
-        frame = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)  # +0.5: round, don't truncate, the blend
-        self._frames[n] = frame
+        layers = [(number, track.at(n)) for number, track in enumerate(self._tracks)]
+        # tracks under one that fills the whole frame can't be seen: don't decode them
+        first = next((i for i in reversed(range(len(layers))) if self._fills_frame(layers[i][1])), 0)
+        canvas = np.zeros((self.height, self.width, 3), np.uint8)
+        for number, active in layers[first:]:
+            if active:
+                self._composite(canvas, [(self._picture(number, span, n), weight) for span, weight in active])
+        self._frames[n] = canvas
         if len(self._frames) > CACHED_FRAMES:
             self._frames.popitem(last=False)
-        return frame
+        return canvas
+
+    def _fills_frame(self, active) -> bool:
+        return bool(active) and all(self._rect(span) == (0, 0, self.height, self.width) for span, _ in active)
+
+    def _rect(self, span: Span) -> tuple[int, int, int, int]:
+        """(top, left, height, width) the clip's media takes once fitted (from its probed size)."""
+        ref = self._media[span.clip.media]
+        if not ref.width or not ref.height:
+            return (0, 0, self.height, self.width)
+        scale = min(self.width / ref.width, self.height / ref.height)
+        h, w = max(1, round(ref.height * scale)), max(1, round(ref.width * scale))
+        return ((self.height - h) // 2, (self.width - w) // 2, h, w)
+
+    @staticmethod
+    def _composite(canvas: np.ndarray, pictures: list) -> None:
+        """Put one track's weighted pictures over `canvas` (a fade's missing weight is black)."""
+        import cv2
+
+        (first, (top, left)), weight = pictures[0]
+        h, w = first.shape[:2]
+        same_place = all(p[0][1] == (top, left) and p[0][0].shape == first.shape for p in pictures)
+        if same_place and len(pictures) <= 2:  # the usual case: one rectangle, blended in uint8
+            if len(pictures) == 1:
+                blended = first if weight == 1.0 else cv2.convertScaleAbs(first, alpha=weight)
+            else:
+                (second, _), other = pictures[1]
+                blended = cv2.addWeighted(first, weight, second, other, 0.0)
+            canvas[top:top + h, left:left + w] = blended
+            return
+        layer = np.zeros(canvas.shape, np.float32)  # crossfading pictures of different shapes
+        covered = np.zeros(canvas.shape[:2], bool)
+        for (image, (y, x)), share in pictures:
+            ih, iw = image.shape[:2]
+            layer[y:y + ih, x:x + iw] += share * image
+            covered[y:y + ih, x:x + iw] = True
+        canvas[covered] = np.clip(layer[covered] + 0.5, 0, 255).astype(np.uint8)
 
     def _picture(self, track: int, span: Span, n: int) -> tuple[np.ndarray, tuple[int, int]]:
         ref = self._media[span.clip.media]
