@@ -2,11 +2,18 @@
 
 `parameters` lets the prompt readers people already use show our prompts; `latent-studio`
 holds the full request as JSON (grid seeds included), from which the image regenerates exactly.
+
+People share these files, so what is recorded names no local path that gives the user away
+(`shareable`): no output folder (regenerating asks where to write), source images and masks
+relative to the PNG's own folder, a model under the home folder as `~/...`. Files written
+before this recorded absolute paths; they still read as they are.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,6 +25,7 @@ from engine.schedulers import a1111_name
 
 STUDIO_KEY = "latent-studio"
 A1111_KEY = "parameters"
+FILE_FIELDS = ("image", "mask", "init_image")  # request fields that name an input file
 
 
 def a1111_parameters(request: GenerateRequest, model_name: str, width: int, height: int,
@@ -52,11 +60,51 @@ def save_png(image, path: str | Path, request: Any, parameters: str, extra: dict
 
     info = PngInfo()
     info.add_text(A1111_KEY, parameters)
-    payload = {"request": to_json(request), "version": __version__}
+    payload = {"request": to_json(shareable(request, Path(path).parent)), "version": __version__}
     if extra:
         payload.update(extra)
+    if isinstance(payload.get("settings"), dict) and payload["settings"].get("model"):
+        payload["settings"] = {**payload["settings"], "model": _home_relative(payload["settings"]["model"])}
     info.add_text(STUDIO_KEY, json.dumps(payload, sort_keys=True))
     return write_new(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=info))
+
+
+def shareable(request: Any, folder: Path) -> Any:
+    """`request` as recorded in a file in `folder`: what regenerates the result, no telling paths."""
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(request)}
+    if "output_dir" in names:
+        changes["output_dir"] = ""
+    for name in FILE_FIELDS:
+        if name in names and getattr(request, name):
+            changes[name] = _relative_to(getattr(request, name), folder)
+    if "model" in names and getattr(request, "model"):
+        changes["model"] = _home_relative(request.model)
+    settings = getattr(request, "settings", None)
+    if isinstance(settings, EditSettings) and settings.model:
+        changes["settings"] = dataclasses.replace(settings, model=_home_relative(settings.model))
+    return dataclasses.replace(request, **changes)
+
+
+def _relative_to(path: str, folder: Path) -> str:
+    """`path` relative to `folder`; only its name when the way there passes through the root or a
+    folder above home (then the relative path would spell out the user's home folder)."""
+    source, folder = Path(path).resolve(), folder.resolve()
+    common = Path(os.path.commonpath([source, folder]))
+    if common == Path(common.anchor) or common in Path.home().resolve().parents:
+        return source.name
+    return os.path.relpath(source, folder)
+
+
+def _home_relative(reference: str) -> str:
+    """A model path under the home folder as ~/...; ids, repo ids and other paths as they are."""
+    path = Path(reference)
+    if not path.is_absolute():
+        return reference
+    try:
+        return str(Path("~") / path.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return reference
 
 
 def read_studio_metadata(path: str | Path) -> dict:
@@ -86,9 +134,21 @@ def read_request(path: str | Path):
     """The request that made the image at `path` (generate, resample or inpaint)."""
     data = read_studio_metadata(path)
     try:
-        return request_from_json(data["request"])
+        request = request_from_json(data["request"])
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"{Path(path).name} has Latent Studio metadata this version cannot read ({exc}).") from exc
+    return _files_from(request, Path(path).parent)
+
+
+def _files_from(request: Any, folder: Path) -> Any:
+    """Input files recorded relative to the PNG's folder, as paths again (absolute ones, from
+    older files, stay as they are)."""
+    changes = {}
+    for name in FILE_FIELDS:
+        value = getattr(request, name, None)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            changes[name] = str((folder / value).resolve())
+    return dataclasses.replace(request, **changes) if changes else request
 
 
 class Recorded(NamedTuple):

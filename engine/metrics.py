@@ -23,8 +23,14 @@ Measures (all plain Python floats; NaN means "undefined for this mask", see each
     mse_outside        mean (y2 - y)^2 over the pixels outside B
     ssim_outside       Gaussian-window SSIM map (Wang et al. 2004), averaged over channels and
                        over the pixels with d(p) >= r
-    seam               mean | |grad y2| - |grad y| | over a ring of 4 px on each side of B's
-                       boundary (Sobel magnitude of the channel-mean grey image)
+    seam               mean over channels and over the 4 px ring on each side of B's boundary of
+                       |grad y2 - grad y| = |S(y2 - y)|, S the 3 x 3 Sobel gradient (magnitude of
+                       the (x, y) vector). Lower is better. It counts any change of edges near the
+                       boundary, the change a resample makes on purpose in its fall-off included.
+    seam_step          mean over channels and over the 2 px band on each side of B's boundary of
+                       |S(y2 - y)|: the gradient of the change itself right at the boundary. A step
+                       in the change (a hard paste-back) shows; a change that fades out smoothly
+                       (a fall-off of slope s per px gives about 8 s) hardly does. Lower is better.
     seconds            passed through from the caller, not computed here
 
 All functions are pure and vectorised (numpy + OpenCV only).
@@ -43,6 +49,7 @@ SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 SSIM_DATA_RANGE = 1.0
 SEAM_RING = 4.0  # pixels on each side of the mask's boundary
+SEAM_STEP_BAND = 2.0  # pixels on each side: a step in the change shows in the first pixel or two
 HEATMAP_FULL_SCALE = 0.25  # a mean absolute difference of 0.25 is the top of the colour map
 
 MEASURE_KEYS = (
@@ -52,6 +59,7 @@ MEASURE_KEYS = (
     "mse_outside",
     "ssim_outside",
     "seam",
+    "seam_step",
     "seconds",
 )
 
@@ -263,10 +271,23 @@ def seam(y, y2, mask) -> float:
     removes, moves or recolours an edge along the block's boundary scores high. NaN when the mask
     has no boundary (empty or whole image).
     """
+    return _boundary_gradient(y, y2, mask, SEAM_RING)
+
+
+def seam_step(y, y2, mask) -> float:
+    """Mean |S(y2 - y)| over ``seam_ring(mask, SEAM_STEP_BAND)`` (2 px on each side of B's boundary).
+
+    The gradient of the change image d = y2 - y where the edit meets the original: a hard
+    paste-back (d jumps from the block's change to 0) gives about 4 |jump| at the boundary
+    pixels, a fall-off of d over r pixels only about 8 |jump| / r. Lower is better; NaN when
+    the mask has no boundary.
+    """
+    return _boundary_gradient(y, y2, mask, SEAM_STEP_BAND)
+
+
+def _boundary_gradient(y, y2, mask, width: float) -> float:
     a, b, m = _inputs(y, y2, mask)
-    ring = seam_ring(m)
-    difference = _gradient_magnitude(b - a)
-    return _mean_or_nan(difference[ring])
+    return _mean_or_nan(_gradient_magnitude(b - a)[seam_ring(m, width)])
 
 
 # --------------------------------------------------------------------------- all together
@@ -275,7 +296,8 @@ def seam(y, y2, mask) -> float:
 def measure(y, y2, mask, radius: float, seconds: float | None = None) -> dict:
     """All the measures of one result, as a dict of plain Python floats.
 
-    Keys: distortion_radial, change_inside, mse_inside, mse_outside, ssim_outside, seam, seconds.
+    Keys: distortion_radial, change_inside, mse_inside, mse_outside, ssim_outside, seam, seam_step,
+    seconds.
     `seconds` is the caller's timing, passed through (None stays None).
     """
     a, b, m = _inputs(y, y2, mask)
@@ -287,6 +309,7 @@ def measure(y, y2, mask, radius: float, seconds: float | None = None) -> dict:
         "mse_outside": mse_outside(a, b, m),
         "ssim_outside": ssim_outside(a, b, m, r),
         "seam": seam(a, b, m),
+        "seam_step": seam_step(a, b, m),
         "seconds": None if seconds is None else float(seconds),
     }
 

@@ -42,8 +42,11 @@ MEASURES: tuple[tuple[str, int, str | None, str], ...] = (
      "Structural similarity (SSIM) to the original at least one fall-off radius away from the block; "
      "1 is identical, higher is better."),
     ("seam", 4, "lower",
-     "Mean gradient difference in a 4 px ring on both sides of the block's edge; lower means a less "
-     "visible seam."),
+     "Mean gradient of the change in a 4 px ring on both sides of the block's edge; it also counts the "
+     "change a resample makes on purpose in its fall-off ring; lower is better."),
+    ("seam_step", 4, "lower",
+     "Mean gradient of the change in a 2 px band on both sides of the block's edge: a step where the "
+     "edit meets the original (a hard paste-back) shows, a smooth fall-off hardly does; lower is better."),
     ("seconds", 2, "lower",
      "Wall time of denoising and decoding, model loading excluded; lower is faster."),
 )

@@ -63,7 +63,7 @@ def test_generate_regenerate_resample_compare_round_trip(kit, tmp_path):
 
     cmp = one_json(cli("compare", first["path"], "--block", "0,1", "--out", str(tmp_path / "cmp"), "--json"))
     assert set(cmp["resample_metrics"]) == {"distortion_radial", "change_inside", "mse_inside", "mse_outside",
-                                               "ssim_outside", "seam", "seconds"}
+                                               "ssim_outside", "seam", "seam_step", "seconds"}
     assert os.path.isfile(cmp["side_by_side"]) and len(cmp["heatmaps"]) == 2
 
     inp = one_json(cli("inpaint", first["path"], "--block", "0,0", "--prompt", "a blue square",

@@ -152,7 +152,8 @@ def test_inpaint_leaves_every_pixel_outside_the_mask_identical(tmp_path, direct_
 def test_compare_measures_both_and_writes_its_files(tmp_path, direct_context, source):
     result = compare.run(CompareRequest(image=source, output_dir=str(tmp_path), row=1, col=1, seed=2),
                          direct_context)
-    keys = {"distortion_radial", "change_inside", "mse_inside", "mse_outside", "ssim_outside", "seam", "seconds"}
+    keys = {"distortion_radial", "change_inside", "mse_inside", "mse_outside", "ssim_outside", "seam", "seam_step",
+            "seconds"}
     assert set(result.resample_metrics) == keys == set(result.inpaint_metrics)
     assert result.inpaint_metrics["distortion_radial"] == 0.0 and result.inpaint_metrics["mse_outside"] == 0.0
     assert result.resample_metrics["change_inside"] > 0.02
@@ -242,3 +243,64 @@ def test_an_inpainting_model_is_refused_for_generate_and_resample_with_a_clear_e
     with pytest.raises(BadInput, match="inpainting model"):
         resample.run(ResampleRequest(image=source, output_dir=str(tmp_path), row=0, col=0,
                                      settings=EditSettings(model="tiny-sd1-inpaint")), direct_context)
+
+
+def _text_chunks(path) -> str:
+    with Image.open(path) as image:
+        return "\n".join(f"{key}={value}" for key, value in image.text.items())
+
+
+def test_png_metadata_names_no_local_path_and_still_regenerates(tmp_path, direct_context, monkeypatch):
+    """Shared PNGs must not give away the user's folders (issue 12.4): no output folder, source
+    or mask path in any text chunk, yet regenerate and resample-regenerate still reproduce them."""
+    from engine.api import EditSettings
+
+    home = tmp_path / "home" / "alice-smith"
+    monkeypatch.setenv("HOME", str(home))
+    pictures = home / "Pictures"
+    (pictures / "in").mkdir(parents=True)
+    photo = pictures / "in" / "holiday.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)).save(photo)
+    mask = pictures / "in" / "mask.png"
+    mask_pixels = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    mask_pixels[8:24, 8:40] = 255
+    Image.fromarray(mask_pixels).save(mask)
+    out = str(pictures / "out")
+    settings = EditSettings(model="tiny-sd1", prompt="a cat", steps=3)
+    made = generate.run(GenerateRequest(prompt="a red circle", output_dir=out, model="tiny-sd1", steps=3,
+                                        width=SIZE, height=SIZE, seed=4, init_image=str(photo)), direct_context)
+    source = made.images[0].path
+    resampled = resample.run(ResampleRequest(image=source, output_dir=out, row=1, col=2, seed=3, count=1),
+                             direct_context).images[0].path
+    inpainted = inpaint.run(InpaintRequest(image=str(photo), output_dir=str(pictures / "other"), mask=str(mask),
+                                           settings=settings), direct_context).images[0].path
+    compared = compare.run(CompareRequest(image=source, output_dir=out, row=0, col=1, seed=2), direct_context)
+    for path in (source, resampled, inpainted, compared.resample_path, compared.inpaint_path):
+        text = _text_chunks(path)
+        assert str(home) not in text and "alice-smith" not in text and str(tmp_path) not in text, path
+    report = open(compared.report).read()
+    assert str(home) not in report and "alice-smith" not in report
+
+    for path in (source, resampled):
+        request = read_request(path)
+        task = {"generate": generate, "resample": resample}[request.task]
+        again = task.run(replace(request, output_dir=str(tmp_path / "again")), direct_context).images[0].path
+        assert np.array_equal(pixels(again), pixels(path))
+    assert read_request(inpainted).mask == str(mask)  # recorded relative to the result's folder
+
+
+def test_older_files_with_absolute_paths_still_read(tmp_path, direct_context, source):
+    from engine.metadata import STUDIO_KEY
+
+    with Image.open(source) as image:
+        data = json.loads(image.text[STUDIO_KEY])
+    data["request"]["output_dir"] = str(tmp_path / "gen")
+    data["request"]["init_image"] = str(tmp_path / "photo.png")
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(STUDIO_KEY, json.dumps(data))
+    old = tmp_path / "old.png"
+    Image.open(source).save(old, pnginfo=info)
+    request = read_request(old)
+    assert request.output_dir == str(tmp_path / "gen") and request.init_image == str(tmp_path / "photo.png")

@@ -27,7 +27,7 @@ def test_identical_images_give_zero_change_and_ssim_one():
     mask = _centre_block()
     result = M.measure(y, y.copy(), mask, radius=8)
     assert set(result) == set(M.MEASURE_KEYS)
-    for key in ("distortion_radial", "change_inside", "mse_inside", "mse_outside", "seam"):
+    for key in ("distortion_radial", "change_inside", "mse_inside", "mse_outside", "seam", "seam_step"):
         assert result[key] == 0.0, key
     assert result["ssim_outside"] == pytest.approx(1.0, abs=1e-12)
     assert result["seconds"] is None
@@ -226,6 +226,37 @@ def test_seam_of_a_step_edge_at_the_boundary():
     y2[mask] = 1.0
     assert M.seam(y, y2, mask) == pytest.approx(1.0)
     assert M.seam(y2, y, mask) == pytest.approx(1.0)
+
+
+def _change_fading_out(step_width: float):
+    """A textured image and a result whose change is 0.3 on the block (columns 20..) and falls to 0
+    linearly over `step_width` px outside it (step_width 0: a hard paste-back)."""
+    y = _texture(24, 40, seed=3, low=0.2, high=0.6)
+    mask = np.zeros((24, 40), dtype=bool)
+    mask[:, 20:] = True
+    distance = np.maximum(20 - np.arange(40) - 0.5, 0)[None, :].repeat(24, axis=0)
+    fade = (distance == 0).astype(float) if step_width == 0 else np.clip(1 - distance / step_width, 0, 1)
+    return y, y + 0.3 * fade[:, :, None], mask
+
+
+def test_seam_step_of_a_hard_paste_back():
+    # d = y2 - y jumps by 0.3 at the boundary: Sobel gives 4 * 0.3 at columns 19 and 20 and 0
+    # elsewhere in the 2 px band (columns 18..21), so seam_step = 2 * 1.2 / 4 = 0.6.
+    y, y2, mask = _change_fading_out(0)
+    assert M.seam_step(y, y2, mask) == pytest.approx(0.6)
+    assert M.seam_step(y2, y, mask) == pytest.approx(0.6)
+
+
+def test_seam_step_hardly_sees_a_smooth_fall_off_that_seam_counts():
+    # The same change fading out over 16 px: slope 0.3 / 16 per px, Sobel 8 * slope outside the
+    # block and about half that at its first pixel inside.
+    y, smooth, mask = _change_fading_out(16)
+    _, hard, _ = _change_fading_out(0)
+    assert M.seam_step(y, smooth, mask) < 0.15
+    assert M.seam_step(y, hard, mask) > 5 * M.seam_step(y, smooth, mask)
+    # the texture's own edges do not count: only the change does
+    assert M.seam_step(y, y + 0.3, mask) == pytest.approx(0.0, abs=1e-9)
+    assert math.isnan(M.seam_step(y, smooth, np.zeros_like(mask)))
 
 
 # --------------------------------------------------------------------------- ring profile, heatmap

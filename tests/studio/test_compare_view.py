@@ -19,12 +19,12 @@ from studio.widgets.compare_view import MEASURE_KEYS, CompareView
 read_image = compare_view._read_image  # the real decoder, for tests that wrap it
 
 RESAMPLE = {"distortion_radial": 0.0123, "change_inside": 0.31, "mse_inside": 0.12, "mse_outside": 0.0004,
-            "ssim_outside": 0.981, "seam": 0.052, "seconds": 1.234}
+            "ssim_outside": 0.981, "seam": 0.052, "seam_step": 0.011, "seconds": 1.234}
 INPAINT = {"distortion_radial": 0.0456, "change_inside": 0.29, "mse_inside": 0.10, "mse_outside": 0.0009,
-           "ssim_outside": 0.995, "seam": 0.031, "seconds": 2.5}
+           "ssim_outside": 0.995, "seam": 0.031, "seam_step": 0.094, "seconds": 2.5}
 # column (0 resample, 1 inpaint) that must be bold, None: neither
 BOLD = {"distortion_radial": 0, "change_inside": None, "mse_inside": None, "mse_outside": 0,
-        "ssim_outside": 1, "seam": 1, "seconds": 0}
+        "ssim_outside": 1, "seam": 1, "seam_step": 0, "seconds": 0}
 
 
 def _png(path, colour) -> str:
@@ -68,7 +68,7 @@ def test_rows_are_the_engine_measures():
 
 def test_table_values_and_bold_cells(view):
     table = view.measures_table
-    assert (table.rowCount(), table.columnCount()) == (7, 2)
+    assert (table.rowCount(), table.columnCount()) == (len(MEASURE_KEYS), 2)
     assert [table.horizontalHeaderItem(c).text() for c in range(2)] == ["Resample", "Inpaint"]
     for row, key in enumerate(MEASURE_KEYS):
         header = table.verticalHeaderItem(row)
