@@ -104,9 +104,14 @@ def test_crossfade_middle_frame_is_the_blend_of_its_sides(files):
     outgoing = render_frame(Append(0, Clip("mp4", 12, 1)).apply(timeline_with(files, Rate(8), "mp4")), 0)
     incoming = render_frame(Append(0, Clip("green", 0, 1)).apply(timeline_with(files, Rate(8), "green")), 0)
     assert np.abs(middle - (outgoing.astype(float) + incoming) / 2).max() <= 1.0
-    with FrameRenderer(crossed) as renderer:  # the ramp: 1/6 ... 5/6 of the incoming green
-        greens = [renderer.render_frame(n)[24, 32, 1] for n in range(9, 16)]
-    assert greens[0] < greens[1] < greens[2] < greens[3] < greens[4] < greens[5] and greens[6] == 255
+    with FrameRenderer(crossed) as renderer, FrameRenderer(t) as plain:  # the ramp: 1/6 ... 5/6 of the green
+        for k, n in enumerate(range(10, 15)):
+            side = render_frame(Append(0, Clip("mp4", n, 1)).apply(timeline_with(files, Rate(8), "mp4")), 0)
+            share = (k + 1) / 6
+            expected = (1 - share) * side.astype(float) + share * incoming.astype(float)
+            assert np.abs(renderer.render_frame(n).astype(float) - expected).max() <= 1.0, n
+        assert np.array_equal(renderer.render_frame(9), plain.render_frame(9))
+        assert np.array_equal(renderer.render_frame(15), plain.render_frame(15))
 
 
 def test_fades_go_through_black(files):
