@@ -287,8 +287,6 @@ class MainWindow(QMainWindow):
         controller.model_in_use.connect(self.status.set_model)
         controller.generation_finished.connect(self._show_if_canvas_empty)
         self.candidates_strip.candidate_chosen.connect(self.keep_result)
-        self.canvas.resample_requested.connect(controller.resample)
-        self.canvas.compare_requested.connect(controller.compare)
         self.canvas.image_dropped.connect(self.open_path)
         self.canvas.image_pasted.connect(self.open_pasted)
         self.compare_view.keep_requested.connect(self.keep_result)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import (
-    QBrush, QColor, QCursor, QFont, QGuiApplication, QImage, QKeySequence, QPainter, QPen, QPixmap,
+    QBrush, QColor, QCursor, QFont, QGuiApplication, QImage, QPainter, QPen, QPixmap,
     QTransform,
 )
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QToolTip
@@ -68,8 +68,6 @@ def _mask_colour_table() -> list[int]:
 
 class CanvasView(QGraphicsView):
     cell_selected = Signal(int, int)
-    resample_requested = Signal(int, int)
-    compare_requested = Signal(int, int)
     image_dropped = Signal(str)
     image_pasted = Signal(QImage)
     tool_changed = Signal(str)
@@ -550,46 +548,22 @@ class CanvasView(QGraphicsView):
     # --- keyboard -------------------------------------------------------------------------
 
     def keyPressEvent(self, event) -> None:
+        # Commands with keys (tools, grid, zoom, brush size, resample, compare, paste) are the
+        # window's QActions, one route each, listed in Help > Keyboard shortcuts. The canvas keeps
+        # only keys that act on the pointer or the block selection.
         key = event.key()
-        mods = event.modifiers()
-        ctrl = bool(mods & Qt.ControlModifier)
-        chord = bool(mods & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier))
-        if event.matches(QKeySequence.Paste):
-            self.paste()
-        elif key == Qt.Key_Space and not ctrl:
+        chord = bool(event.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier))
+        if chord:
+            super().keyPressEvent(event)
+            return
+        if key == Qt.Key_Space:
             if not event.isAutoRepeat():
                 self._space_down = True
                 self._update_cursor()
-        elif ctrl and key in (Qt.Key_Equal, Qt.Key_Plus):
-            self.zoom_in()
-        elif ctrl and key in (Qt.Key_Minus, Qt.Key_Underscore):
-            self.zoom_out()
-        elif ctrl and key == Qt.Key_0:
-            self.fit()
-        elif ctrl and key == Qt.Key_1:
-            self.actual_size()
-        elif chord:  # other Ctrl/Alt chords belong to the window's actions
-            super().keyPressEvent(event)
-            return
-        elif key == Qt.Key_G:
-            self.set_grid_visible(not self._grid_visible)
-        elif key == Qt.Key_B:
-            self.set_tool("brush")
-        elif key == Qt.Key_E:
-            self.set_tool("eraser")
-        elif key == Qt.Key_V:
-            self.set_tool("select")
-        elif key == Qt.Key_BracketLeft:
-            self.set_brush_size(self._brush_size - max(1, round(self._brush_size * 0.15)))
-        elif key == Qt.Key_BracketRight:
-            self.set_brush_size(self._brush_size + max(1, round(self._brush_size * 0.15)))
         elif key in (Qt.Key_Left, Qt.Key_Right, Qt.Key_Up, Qt.Key_Down):
             self._move_selection(key)
         elif key == Qt.Key_Escape and self.document.selected_cell is not None:
             self.document.clear_selection()
-        elif key in (Qt.Key_R, Qt.Key_C) and self.document.selected_cell is not None:
-            row, col = self.document.selected_cell
-            (self.resample_requested if key == Qt.Key_R else self.compare_requested).emit(row, col)
         else:
             super().keyPressEvent(event)
             return

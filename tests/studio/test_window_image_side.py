@@ -316,3 +316,33 @@ def test_the_strip_groups_slots_by_job_and_resample_results_show_their_seed(qtbo
     assert divider.blue() > divider.red() + 40, divider.name()  # the accent line before the first job
     assert QColor(shot.pixel(rect.left() + 3, rect.top() + 3)) != QColor(shot.pixel(
         strip.visualRect(model.index(0)).left() + 3, rect.top() + 3))  # the two jobs' tones differ
+
+
+def test_each_command_key_has_one_route_the_window_action(qtbot, studio, tmp_path):
+    window = studio.window
+    canvas = window.canvas
+    _open(qtbot, window, _plain_png(tmp_path / "keys.png", 120))
+    _activate(qtbot, window)
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key_B)
+    assert canvas.tool == "brush" and window.brush_box.isEnabled()
+    qtbot.keyClick(canvas, Qt.Key_E)
+    assert canvas.tool == "eraser"
+    qtbot.keyClick(canvas, Qt.Key_V)
+    assert canvas.tool == "select"
+    qtbot.keyClick(canvas, Qt.Key_G)
+    assert not canvas.grid_visible and not window.grid_action.isChecked()
+    qtbot.keyClick(canvas, Qt.Key_G)
+    assert canvas.grid_visible
+    qtbot.keyClick(canvas, Qt.Key_1, Qt.ControlModifier)
+    assert canvas.zoom == 1.0
+    qtbot.keyClick(canvas, Qt.Key_R)  # no block selected: a hint, no job
+    assert not studio.queue.jobs() and "Select a block" in window.statusBar().currentMessage()
+    qtbot.keyClick(canvas, Qt.Key_Right)  # the canvas's own key: selects the first block
+    qtbot.keyClick(canvas, Qt.Key_R)
+    qtbot.keyClick(canvas, Qt.Key_C)
+    requests = [job.request for job in studio.queue.jobs()]
+    assert [type(r).__name__ for r in requests] == ["ResampleRequest", "CompareRequest"]
+    assert all((r.row, r.col) == (0, 0) for r in requests)  # one job per key press, not two
+    for job in studio.queue.jobs():
+        studio.queue.cancel(job)
