@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,11 +24,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="toy-scenes")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--torch-defaults", action="store_true",
+                        help="leave OpenMP as torch sets it, instead of the window's thread policy")
     args = parser.parse_args()
 
+    if not args.torch_defaults:
+        from engine.threads import apply_thread_policy
+
+        apply_thread_policy(gui=True)  # as the window's launcher does, before torch loads
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from engine.api import GenerateRequest
     from engine.models.registry import ModelRegistry
     from studio.app import build_studio
     from studio.stall_probe import StallProbe
@@ -46,17 +54,16 @@ def main() -> None:
             app.processEvents()
             time.sleep(0.001)
 
-    params = dict(prompt="a red circle on the left on a black background", negative_prompt="", model=args.model,
-                  width=None, height=None, steps=None, guidance=None, scheduler=None, seed=1, count=1,
-                  grid_rows=4, grid_cols=4)
-    controller.generate(params)
+    request = GenerateRequest(prompt="a red circle on the left on a black background", output_dir="",
+                              model=args.model, seed=1, count=1)  # the controller sets the folder
+    controller.generate(request)
     wait_all()
     studio.window.document.open_image(studio.queue.jobs()[0].result.images[0].path)
 
     probe = StallProbe()
     probe.start()
     started = time.perf_counter()
-    controller.generate(dict(params, seed=2, count=4))
+    controller.generate(replace(request, seed=2, count=4))
     controller.compare(1, 1)
     wait_all()
     elapsed = time.perf_counter() - started
@@ -65,6 +72,7 @@ def main() -> None:
         "benchmark": "gui_stall",
         "model": args.model,
         "work": "generate x4 + compare",
+        "thread_policy": "torch defaults" if args.torch_defaults else "engine.threads (window)",
         "work_seconds": elapsed,
         "ticks": len(probe.gaps_ms),
         "longest_stall_ms": probe.longest_stall_ms,
