@@ -43,14 +43,19 @@ class _Parser(argparse.ArgumentParser):
         raise CommandFailed(f"{message} (see `{self.prog} --help`)", "bad_input")
 
 
-def _parse_grid(text: str) -> tuple[int, int]:
+def parse_pair(text: str, what: str, example: str, unit: str) -> tuple[int, int]:
+    """'AxB' as two whole numbers of at least 1: a grid (ROWSxCOLS) or a size (WIDTHxHEIGHT)."""
     try:
-        rows, cols = (int(part) for part in text.lower().split("x"))
+        first, second = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"grid must look like 4x4 (ROWSxCOLS), got {text!r}") from None
-    if rows < 1 or cols < 1:
-        raise argparse.ArgumentTypeError(f"grid needs at least 1x1 cells, got {text!r}")
-    return rows, cols
+        raise argparse.ArgumentTypeError(f"{what} must look like {example}, got {text!r}") from None
+    if first < 1 or second < 1:
+        raise argparse.ArgumentTypeError(f"{what} needs at least 1x1 {unit}, got {text!r}")
+    return first, second
+
+
+def _parse_grid(text: str) -> tuple[int, int]:
+    return parse_pair(text, "grid", "4x4 (ROWSxCOLS)", "cells")
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", default=None, help="keep the images, a contact sheet and per-image checks here")
     _add_json(evaluate)
-    add_timeline_parsers(sub, _add_json)  # project, timeline, export, otio
+    add_timeline_parsers(sub)  # project, timeline, export, otio
     return parser
 
 

@@ -22,17 +22,14 @@ from engine.errors import BadInput
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720 (WIDTHxHEIGHT), got {text!r}") from None
-    if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"size needs at least 1x1 pixels, got {text!r}")
-    return width, height
+    from engine.cli import parse_pair
+
+    return parse_pair(text, "size", "1280x720 (WIDTHxHEIGHT)", "pixels")
 
 
-def add_parsers(sub, add_json: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parsers(sub) -> None:
     """Add the project, timeline, export and otio subcommands to engine.cli's subparsers."""
+    from engine.cli import _add_json as add_json  # engine.cli is loaded: it is calling us
     project = sub.add_parser("project", help="create a project folder")
     project_sub = project.add_subparsers(dest="project_command", required=True)
     new = project_sub.add_parser("new", help="a new project folder with an empty timeline")
