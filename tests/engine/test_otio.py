@@ -10,8 +10,8 @@ import pytest
 
 from engine.errors import BadInput
 from engine.timeline.commands import AddMarker, AddTrack, AddTransition, Append, Insert
-from engine.timeline.model import Clip, Gap, Marker, MediaRef, Rate, Timeline, Transition, new_timeline
-from engine.timeline.otio import read_otio_text, to_otio, write_otio_text
+from engine.timeline.model import Clip, Marker, MediaRef, Rate, Timeline, Transition, new_timeline
+from engine.timeline.otio import read_otio_text, write_otio_text
 
 REQUEST = {"task": "generate", "prompt": "a red circle", "seed": 7, "grid_seeds": {"rows": 2, "cols": 2,
            "seeds": [1, 2, 3, 4]}, "identity": ["refs/face.png"]}
