@@ -78,6 +78,7 @@ class LoadedImage:
     path: str
     image: QImage
     grid_seeds: GridSeeds | None
+    vae_factor: int | None = None  # pixels per latent cell of its model; None: unknown, keep the current
 
 
 def load_image(path: str | Path) -> LoadedImage:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 
 from engine.api import EditSettings, GenerateRequest
 from engine.errors import StudioError
-from engine.models.registry import ModelRegistry, image_size_multiple, vae_scale_factor
+from engine.models.registry import ModelRegistry, image_size_multiple
 from studio.background import BackgroundCalls
 from studio.controller import StudioController
 from studio.document import ImageDocument, LoadedImage, save_png_copy
@@ -71,18 +71,6 @@ def list_image_models(registry: ModelRegistry) -> tuple[list, dict[str, int]]:
     return specs, {spec.reference: image_size_multiple(spec) for spec in specs}
 
 
-def _latent_factor_of(path: str, fallback_model: str | None, registry: ModelRegistry) -> int | None:
-    """Pixels per latent cell for the model the PNG at `path` records (else `fallback_model`);
-    None when neither resolves. Reads the file and may scan model folders: a worker's job."""
-    from engine.metadata import read_recorded
-
-    try:
-        model = read_recorded(path).settings.model or fallback_model
-        return vae_scale_factor(registry.resolve(model))
-    except (StudioError, OSError):
-        return None
-
-
 class MainWindow(QMainWindow):
     def __init__(self, controller: StudioController, registry: ModelRegistry, job_list: JobListModel,
                  settings: QSettings, device: str):
@@ -115,7 +103,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(queue_dock, history_dock)
         queue_dock.raise_()
 
-        self.image_loader = AsyncImageLoader(parent=self)
+        self.image_loader = AsyncImageLoader(registry, self.prompt_panel.current_model, parent=self)
         self.image_loader.loaded.connect(self._on_image_loaded)
         self.image_loader.failed.connect(lambda message: QMessageBox.warning(self, "Cannot open image", message))
         self.status = StudioStatusBar(device)
@@ -126,7 +114,6 @@ class MainWindow(QMainWindow):
         self._model_listing.call(
             partial(list_image_models, registry), lambda listed: self.prompt_panel.set_models(*listed),
             lambda message: self.status.showMessage(f"Cannot list the models: {message}", 12000))
-        self._model_lookup = BackgroundCalls(latest_only=True, parent=self)
         self._file_calls = BackgroundCalls(latest_only=False, parent=self)
         self._build_actions()
         self._connect()
@@ -312,6 +299,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object, str)
     def _on_image_loaded(self, loaded, purpose: str) -> None:
+        if loaded.vae_factor is not None:  # an unknown model keeps the current factor; the engine says what is wrong
+            self.document.vae_factor = loaded.vae_factor
         if purpose == "open":
             self.document.open_image(loaded)
         else:
@@ -421,16 +410,6 @@ class MainWindow(QMainWindow):
         if not path:
             return
         self.setWindowTitle(f"{Path(path).name} — Latent Studio")
-        # Reading the PNG's metadata and resolving its model touch the disk: done on a worker.
-        fallback = self.prompt_panel.current_model()
-        self._model_lookup.call(partial(_latent_factor_of, path, fallback, self.registry),
-                                partial(self._apply_latent_factor, path), lambda message: None)
-
-    def _apply_latent_factor(self, path: str, factor: int | None) -> None:
-        # an unknown model keeps the current factor; the engine says what is wrong if it is used
-        if factor is not None and self.document.path == path:
-            self.document.vae_factor = factor
-
     # --- persistence ---------------------------------------------------------------------
 
     def _restore(self) -> None:

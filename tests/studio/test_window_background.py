@@ -57,16 +57,16 @@ def test_the_model_picker_fills_from_a_worker(qtbot, studio, registry):
     assert registry.listed_on and threading.main_thread() not in registry.listed_on
 
 
-def _recording(monkeypatch, name):
-    """Replace main_window.`name` with a wrapper that records the thread each call runs on."""
+def _recording(module, monkeypatch, name):
+    """Replace module.`name` with a wrapper that records the thread each call runs on."""
     threads = []
-    original = getattr(main_window, name)
+    original = getattr(module, name)
 
     def recording(*args):
         threads.append(threading.current_thread())
         return original(*args)
 
-    monkeypatch.setattr(main_window, name, recording)
+    monkeypatch.setattr(module, name, recording)
     return threads
 
 
@@ -87,7 +87,7 @@ def _open_filled(qtbot, window, path, colour: QColor, text: str | None = None) -
 
 
 def test_a_paste_is_encoded_off_the_gui_thread(qtbot, studio, monkeypatch):
-    saved_on = _recording(monkeypatch, "save_pasted")
+    saved_on = _recording(main_window, monkeypatch, "save_pasted")
     window = studio.window
     pasted = QImage(64, 48, QImage.Format_RGB32)
     pasted.fill(QColor(10, 120, 200))
@@ -126,9 +126,9 @@ def test_the_latent_grid_follows_the_model_read_off_the_gui_thread(qtbot, studio
     window = studio.window
     qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=10_000)
     model = window.prompt_panel.settings()["model"]
-    expected = main_window.vae_scale_factor(registry.resolve(model))
+    expected = image_loader.vae_scale_factor(registry.resolve(model))
     assert expected != window.document.vae_factor  # the kit's VAE is not SD's 8, so a change shows
-    looked_up_on = _recording(monkeypatch, "_latent_factor_of")
+    looked_up_on = _recording(image_loader, monkeypatch, "with_latent_factor")
     path = tmp_path / "plain.png"
     QImage(64, 48, QImage.Format_RGB32).save(str(path))
     _open(qtbot, window, path)  # no metadata: the grid follows the model chosen in the panel
@@ -140,7 +140,7 @@ def test_save_png_as_copies_the_file_off_the_gui_thread(qtbot, studio, tmp_path,
     window = studio.window
     source = tmp_path / "made.png"
     _open_filled(qtbot, window, source, QColor(200, 30, 90), text="a red house")  # metadata must travel too
-    saved_on = _recording(monkeypatch, "save_png_copy")
+    saved_on = _recording(main_window, monkeypatch, "save_png_copy")
     target = tmp_path / "out" / "copy.png"
     target.parent.mkdir()
     window.save_png(str(target))
