@@ -53,11 +53,9 @@ def main() -> int:
     # The model list is read on a worker; take the panel's state once it has applied the model's defaults.
     pump_until(lambda: panel.current_spec() is not None, timeout=60)
     restored = panel.settings()
-    restored.update(prompt=PROMPT, model=args.model, count=6, seed=7)
+    restored.update(prompt=PROMPT, model=args.model, count=6, seed=7, seed_locked=True)
     panel.restore(restored)
-    params = dict(prompt=PROMPT, negative_prompt="", model=args.model, width=None, height=None, steps=None,
-                  guidance=None, scheduler=None, seed=7, count=6, grid_rows=4, grid_cols=4)
-    studio.controller.generate(params)
+    studio.controller.generate(panel.request())  # what Generate sends, with the seed kept at 7
     pump_until(lambda: all(job.done for job in studio.queue.jobs()))
     best = studio.queue.jobs()[-1].result.images[0].path
     window.keep_result(best)
