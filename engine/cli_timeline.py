@@ -60,6 +60,7 @@ def add_parsers(sub) -> None:
         parser.add_argument("--in", dest="source_in", type=int, default=0, help="first source frame (default 0)")
         parser.add_argument("--out", dest="source_out", type=int, default=None, help="source frame to end before")
         parser.add_argument("--link", action="store_true", help="use the file where it is instead of copying it")
+        parser.add_argument("--gain", type=float, default=1.0, help="linear gain of its sound (0 mutes; default 1)")
         if name == "insert":
             parser.add_argument("--at", type=int, required=True, help="timeline frame")
         add_json(parser)
@@ -213,15 +214,22 @@ def _command(project, args):
 
 
 def _media_command(project, args):
-    """Add the media to the table (unless it is there already) and place a clip of it."""
+    """Add the media to the table and place a clip of it, as one undo step. The edit is tried
+    on the probed file before the file is copied in, so a refused edit copies nothing."""
+    timeline = project.timeline
+    label = args.track or None
+    ref = project.add_media(args.media, link=args.link,
+                            check=lambda probed: _place(timeline, probed, label, args).apply(timeline))
+    return _place(timeline, ref, label, args)
+
+
+def _place(timeline, ref, label: str | None, args):
     from engine.timeline import commands as c
     from engine.timeline.model import Clip
 
-    timeline = project.timeline
-    ref = project.add_media(args.media, link=args.link)
     kind = "audio" if ref.kind == "audio" else "video"
     steps: list = [c.AddMedia(ref)]
-    label = args.track or ("A1" if kind == "audio" else "V1")
+    label = label or ("A1" if kind == "audio" else "V1")
     labels = timeline.labels()
     if label.upper() in labels:
         track = timeline.track_index(label)
@@ -241,7 +249,7 @@ def _media_command(project, args):
     else:
         end = ref.length_at(timeline.rate) if args.source_out is None else args.source_out
         duration = end - args.source_in
-    clip = Clip(ref.id, 0 if ref.kind == "image" else args.source_in, duration)
+    clip = Clip(ref.id, 0 if ref.kind == "image" else args.source_in, duration, gain=args.gain)
     steps.append(c.Insert(track, args.at, clip) if args.timeline_command == "insert" else c.Append(track, clip))
     return c.Batch(tuple(steps), name=f"{args.timeline_command} {ref.id}")
 

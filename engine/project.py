@@ -139,10 +139,13 @@ class Project:
 
     # -- media
 
-    def add_media(self, source: str | Path, link: bool = False) -> MediaRef:
+    def add_media(self, source: str | Path, link: bool = False,
+                  check: Callable[[MediaRef], None] | None = None) -> MediaRef:
         """Probe `source` and give it an id; copied into media/ unless `link` keeps it where it is.
 
         Returns the MediaRef; the caller adds it with the AddMedia command, so undo covers it.
+        `check(ref)` runs before anything is copied (a dry run of the edit that will use it), so
+        an edit that is refused leaves no orphan copy behind.
         """
         from engine.timeline.media import probe
 
@@ -150,6 +153,8 @@ class Project:
         media_id = unique_media_id(re.sub(r"[^A-Za-z0-9._-]", "_", source.stem)[:60].lstrip("._-"),
                                    self.timeline.media_by_id().keys() | self._quarantined.keys())
         ref = probe(source, media_id)  # refuse what can't be read before copying anything
+        if check is not None:
+            check(ref)
         if link or _inside(source, self.folder):
             return ref
         copied = write_new(self.folder / MEDIA_DIR / source.name, lambda tmp: shutil.copyfile(source, tmp))

@@ -1,4 +1,8 @@
-"""Mixing the audio tracks into one stereo stream, for export.
+"""Mixing the sound of the timeline into one stereo stream, for export.
+
+What is heard: every clip on an audio track, and every clip on a video track whose media has
+sound (a video file's own sound plays with its picture, as in Shotcut or Resolve), each at its
+gain and under the same crossfade and fade ramps as its picture.
 
 The mix goes to a raw float32 file, one clip at a time in blocks (read the block already
 there, add this clip's samples times its gain and fade envelope, write it back), so memory
@@ -22,7 +26,15 @@ SAMPLE_BYTES = 4 * CHANNELS  # float32 stereo
 
 
 def has_audio(timeline: Timeline) -> bool:
-    return any(track.kind == "audio" and track.items for track in timeline.tracks)
+    media = timeline.media_by_id()
+    return any(_heard(track, item, media) for track in timeline.tracks for item in track.items)
+
+
+def _heard(track, item, media) -> bool:
+    if not hasattr(item, "media"):
+        return False
+    ref = media.get(item.media)
+    return track.kind == "audio" or (ref is not None and ref.has_audio)
 
 
 def samples_for(timeline: Timeline, frames: int) -> int:
@@ -41,9 +53,9 @@ def mix_to_file(timeline: Timeline, path: str | Path, samples: int | None = None
     with open(path, "w+b") as out:
         out.truncate(total * SAMPLE_BYTES)  # silence, and a sparse file until written
         for track in timeline.tracks:
-            if track.kind != "audio":
-                continue
             for span in TrackSpans(track).spans:
+                if not _heard(track, span.clip, media):
+                    continue
                 ref = media[span.clip.media]
                 if not ref.path or not Path(ref.path).is_file():
                     raise BadInput(f"media {ref.id} is unavailable ({ref.path or 'its project entry is damaged'}); "

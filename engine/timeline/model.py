@@ -321,6 +321,8 @@ def _clip_problems(timeline: Timeline, track: Track, clip: Clip, where: str, med
     problems = []
     if clip.duration < 1:
         problems.append(f"{where} lasts {clip.duration} frames; a clip lasts at least 1 frame")
+    if not (isinstance(clip.gain, (int, float)) and math.isfinite(clip.gain) and 0 <= clip.gain <= 16):
+        problems.append(f"{where} has gain {clip.gain!r}; a gain is from 0 (mute) to 16")
     if track.kind == "video" and ref.kind == "audio":
         problems.append(f"{where}: {ref.id} is audio only and cannot go on a video track")
     if track.kind == "audio" and not (ref.kind == "audio" or ref.has_audio):

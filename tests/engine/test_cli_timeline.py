@@ -43,8 +43,9 @@ def test_edit_session(capsys, tmp_path, media):
     shown = cli(capsys, "timeline", "add", project, str(media["video"]), "--in", "4", "--out", "20")
     assert items(shown) == [("clip", 0, 16)] and shown["tracks"][0]["items"][0]["in"] == 4
     shown = cli(capsys, "timeline", "add", project, str(media["still"]), "--duration", "12")
-    shown = cli(capsys, "timeline", "add", project, str(media["tone"]))
+    shown = cli(capsys, "timeline", "add", project, str(media["tone"]), "--gain", "0.5")
     assert items(shown, "A1") == [("clip", 0, 32)]  # 4 s at 8 fps
+    assert shown["tracks"][1]["items"][0]["gain"] == 0.5
     shown = cli(capsys, "timeline", "crossfade", project, "--item", "0", "--frames", "4")
     assert items(shown) == [("clip", 0, 16), ("transition", 16, 0), ("clip", 16, 12)]
     shown = cli(capsys, "timeline", "split", project, "--at", "10")
@@ -98,5 +99,7 @@ def test_errors_are_one_line_and_exit_2(capsys, tmp_path, media):
     assert cli(capsys, "timeline", "undo", fresh, code=2)["error"] == "there is nothing to undo"
     assert "is not a video, audio or image file" in cli(capsys, "timeline", "add", project, __file__, code=2)["error"]
     assert "already holds a project" in cli(capsys, "project", "new", project, code=2)["error"]
+    assert "gain nan" in cli(capsys, "timeline", "add", project, str(media["tone"]), "--gain", "nan", code=2)["error"]
     shown = cli(capsys, "timeline", "show", project)
-    assert items(shown) == [("clip", 0, 24)]  # nothing that failed changed the project
+    assert items(shown) == [("clip", 0, 24)] and items(shown, "A1") == []  # nothing that failed changed it
+    assert sorted(p.name for p in (tmp_path / "p" / "media").iterdir()) == ["shot.mp4"]  # nor copied media

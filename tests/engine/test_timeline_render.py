@@ -141,3 +141,15 @@ def test_audio_mix_has_length_gain_and_fades(files, tmp_path):
     assert abs(np.sqrt(np.mean(steady ** 2)) - 0.5 * 0.125 / np.sqrt(2) * np.sqrt(0.5)) < 0.002
     assert np.abs(mix[:2400, 0]).max() < 0.2 * np.abs(steady).max()  # fading in
     assert np.sqrt(np.mean(mix[60000:90000, 0] ** 2)) > 0.05  # the video's own tone
+
+
+def test_video_clips_play_their_own_sound(files, tmp_path):
+    t = timeline_with(files, Rate(8), "mp4", "webm")
+    t = Append(0, Clip("mp4", 0, 8)).apply(t)  # has a tone
+    t = Append(0, Clip("webm", 0, 8)).apply(t)  # has none
+    mix_to_file(t, tmp_path / "mix.f32")
+    mix = np.fromfile(tmp_path / "mix.f32", np.float32).reshape(-1, 2)
+    assert np.sqrt(np.mean(mix[6000:42000] ** 2)) > 0.05 and np.abs(mix[54000:]).max() == 0
+    muted = Append(0, Clip("mp4", 0, 8, gain=0.0)).apply(timeline_with(files, Rate(8), "mp4"))
+    mix_to_file(muted, tmp_path / "muted.f32")
+    assert np.abs(np.fromfile(tmp_path / "muted.f32", np.float32)).max() == 0
