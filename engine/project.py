@@ -27,7 +27,8 @@ from engine.atomic import write_new, write_text_atomic
 from engine.errors import BadInput
 from engine.timeline.history import History
 from engine.timeline.model import (
-    MEDIA_KINDS, MediaRef, Rate, Timeline, new_timeline, timeline_from_json, timeline_to_json, unique_media_id,
+    MEDIA_KINDS, MediaRef, Rate, Timeline, find_problems, new_timeline, timeline_from_json, timeline_to_json,
+    unique_media_id,
 )
 from engine.timeline.otio import read_otio_text, write_otio_text
 
@@ -38,6 +39,7 @@ HISTORY_FILE = "history.json"
 AUTOSAVE_FILE = "autosave.json"
 MEDIA_DIR = "media"
 MIN_SIZE, MAX_SIZE = 16, 8192
+MAX_FILE_BYTES = 256 * 2**20  # a project file this big is damaged or hostile, not a long edit
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -212,9 +214,18 @@ def _media_entry(ref: MediaRef, folder: Path) -> dict:
     return data
 
 
+def _read_text(path: Path) -> str:
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ProjectError(f"{path.name} is {path.stat().st_size // 2**20} MB, far more than a project needs; "
+                           "it is damaged or not a project file.")
+    return path.read_text(encoding="utf-8")
+
+
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_text(path))
+    except RecursionError:
+        raise ProjectError(f"{path.name} is nested too deeply to be a project file; it is damaged.") from None
     except UnicodeDecodeError:
         raise ProjectError(f"{path.name} is not text; it is damaged. The folder was left as it is.") from None
     except json.JSONDecodeError as exc:
@@ -342,11 +353,12 @@ def _read_timeline(folder: Path, settings: Settings, media: dict[str, MediaRef],
         problems.append(f"{TIMELINE_FILE} is missing; the project opens with an empty timeline")
         return _conform(new_timeline(settings.rate, settings.width, settings.height), settings, media), None, False
     try:
-        result = read_otio_text(path.read_text(encoding="utf-8"), base=folder)
+        result = read_otio_text(_read_text(path), base=folder)
     except (BadInput, UnicodeDecodeError) as exc:
         raise ProjectError(f"{TIMELINE_FILE} is damaged: {exc} The folder was left as it is.") from None
     problems += [f"{TIMELINE_FILE}: {note}" for note in result.unrepresented]
     timeline = _conform(result.timeline, settings, media)
+    problems += [f"{TIMELINE_FILE}: {problem}" for problem in find_problems(timeline)]
     history = None
     if (folder / HISTORY_FILE).exists():
         try:

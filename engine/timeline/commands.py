@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from engine.timeline.model import (
     TRACK_KINDS, TRANSITION_KINDS, Clip, EditRefused, Gap, Item, Marker, MediaRef, Timeline, Track, Transition,
-    check, normalise,
+    find_problems, normalise,
 )
 
 
@@ -97,7 +97,13 @@ class Command:
             if index is not None and not 0 <= index < len(timeline.tracks):
                 raise EditRefused(f"there is no track {index}; the timeline has {len(timeline.tracks)} tracks")
         result = self._edit(timeline)
-        check(result)
+        problems = find_problems(result)
+        if problems:
+            # only what this edit breaks: a timeline opened with a problem stays editable elsewhere
+            known = set(find_problems(timeline))
+            fresh = [problem for problem in problems if problem not in known]
+            if fresh:
+                raise EditRefused(fresh[0])
         return result
 
     def describe(self) -> str:

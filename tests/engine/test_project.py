@@ -105,6 +105,7 @@ def test_linked_relative_path_and_absolute_unlinked_path_are_refused(tmp_path, s
 
 @pytest.mark.parametrize("content, message", [
     ("{ not json", "project.json is not valid JSON (line 1"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ("[1, 2]", "project.json holds a JSON list, not an object"),
     ('{"schema": "two"}', "schema must be a whole number from 1, got 'two'"),
     ('{"schema": 99}', "schema 99, from a newer Latent Studio; update to open it"),
@@ -154,3 +155,16 @@ def test_create_refuses_an_existing_project_and_bad_sizes(tmp_path):
         Project.create(tmp_path / "p")
     with pytest.raises(ProjectError, match="settings.width must be a whole number from 16"):
         Project.create(tmp_path / "q", width=4)
+
+
+def test_a_damaged_clip_is_reported_and_the_rest_stays_editable(tmp_path, sources):
+    project = with_clips(Project.create(tmp_path / "p", Rate(8), 64, 48), sources)
+    project.save()
+    otio_path = tmp_path / "p" / "timeline.otio"
+    text = otio_path.read_text()
+    otio_path.write_text(text.replace('"value": 20.0', '"value": 2000.0', 1))  # the video clip now runs long
+    opened = Project.open(tmp_path / "p")
+    assert any("past the end of shot" in p for p in opened.problems)
+    opened.history.apply(Append(1, Clip("tone", 0, 4)))  # an edit elsewhere still works ...
+    with pytest.raises(Exception, match="past the end of tone"):
+        opened.history.apply(Append(1, Clip("tone", 0, 400)))  # ... and new damage is still refused
