@@ -50,20 +50,29 @@ def to_qimage(pixels: Any) -> Optional[QImage]:
     return QImage(array.data, width, height, array.strides[0], fmt).copy()
 
 
+def read_image(path: str | None) -> QImage:
+    """`path` decoded as it is shown (EXIF orientation applied), premultiplied for fast painting;
+    a null QImage when there is no path or the file cannot be read."""
+    if not path:
+        return QImage()
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    image = reader.read()
+    return image.convertToFormat(QImage.Format_ARGB32_Premultiplied) if not image.isNull() else QImage()
+
+
 def load_thumbnail(path: str, size: int) -> QImage:
     """`path` decoded and fitted into size x size (smooth when shrinking); a null QImage if unreadable.
 
     Images already smaller are kept as they are: views scale them up nearest-neighbour, which keeps
     a 64 x 64 result crisp and the models small.
     """
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    image = reader.read()
+    image = read_image(path)
     if image.isNull():
-        return QImage()
+        return image
     if image.width() > size or image.height() > size:
         image = image.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
-    return image.convertToFormat(QImage.Format_ARGB32_Premultiplied)
+    return image
 
 
 class ThumbnailLoader(QObject):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QImageReader, QKeyEvent, QPainter, QPalette, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QKeyEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView, QButtonGroup, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSlider,
     QStackedWidget, QStyle, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from studio.background import BackgroundCalls
 from studio.icons import icon
+from studio.images import read_image as _read_image  # a module name, so tests can wrap the decoder
 
 ACCENT = QColor("#7aa2ff")
 
@@ -53,15 +54,6 @@ MEASURES: tuple[tuple[str, int, str | None, str], ...] = (
 MEASURE_KEYS = tuple(key for key, *_ in MEASURES)
 RESULTS = ("resample", "inpaint")
 MODES = ("side", "split")
-
-
-def _read_image(path: str | None) -> QImage:
-    if not path:
-        return QImage()
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    image = reader.read()
-    return image.convertToFormat(QImage.Format_ARGB32_Premultiplied) if not image.isNull() else QImage()
 
 
 def _read_comparison(paths: dict[str, str], heatmap_paths: tuple) -> tuple[dict[str, QImage], dict[str, QImage]]:
