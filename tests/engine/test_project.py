@@ -97,10 +97,15 @@ def test_linked_relative_path_and_absolute_unlinked_path_are_refused(tmp_path, s
     data = json.loads(path.read_text())
     data["media"]["tone"]["linked"] = False  # an absolute path nobody linked
     data["media"]["red"]["linked"] = "yes"
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(sources["still"].read_bytes())
+    (tmp_path / "p" / "media" / "innocent.png").symlink_to(outside)  # inside by name, outside in fact
+    data["media"]["sneaky"] = {"path": "media/innocent.png", "kind": "image"}
     path.write_text(json.dumps(data))
     problems = "\n".join(Project.open(tmp_path / "p").problems)
     assert "media.tone.path" in problems and "points outside the project folder" in problems
     assert "media.red.linked must be true or false, got 'yes'" in problems
+    assert "media.sneaky.path 'media/innocent.png' points outside the project folder" in problems
 
 
 @pytest.mark.parametrize("content, message", [
