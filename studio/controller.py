@@ -107,14 +107,15 @@ class StudioController(QObject):
         if self.document.mask_is_empty():
             self.message.emit("Paint a mask first (B for the brush), then inpaint it.")
             return
-        # The request is fixed now, as the user sees it; the mask PNG is encoded off the GUI thread
-        # from a copy (the user may paint on meanwhile) and the job is queued once it is on disk.
-        mask_path = self.folders.imports_dir() / f"mask-{random_seed()}.png"
-        request = InpaintRequest(image=self.document.path, output_dir=str(self.folders.results_dir()),
-                                 mask=str(mask_path), seed=random_seed(), count=self.resample_count,
-                                 settings=settings, **self._grid())
-        self._mask_writer.call(partial(write_mask, self.document.mask.copy(), mask_path),
-                               lambda _: self._submit(request, "inpaint", request.count), self.message.emit)
+        # The request is fixed now, as the user sees it, all but the mask file's name: the mask PNG is
+        # encoded off the GUI thread from a copy (the user may paint on meanwhile) under a free name,
+        # and the job is queued once it is on disk.
+        count = self.resample_count
+        request = partial(InpaintRequest, image=self.document.path, output_dir=str(self.folders.results_dir()),
+                          seed=random_seed(), count=count, settings=settings, **self._grid())
+        self._mask_writer.call(partial(write_mask, self.document.mask.copy(), self.folders.imports_dir() / "mask.png"),
+                               lambda written: self._submit(request(mask=str(written)), "inpaint", count),
+                               self.message.emit)
 
     def _has_image(self) -> bool:
         if not self.document.path:

@@ -27,7 +27,7 @@ from engine.errors import BadInput
 from engine.grid import cell_bounds
 from engine.images import load_rgb
 from engine.metadata import read_recorded
-from studio.images import to_qimage
+from studio.images import to_qimage, write_new_png
 
 DEFAULT_GRID = (4, 4)
 MAX_GRID = 64
@@ -91,13 +91,11 @@ def load_image(path: str | Path) -> LoadedImage:
 
 
 def write_mask(mask: QImage, path: str | Path) -> Path:
-    """`mask` as an 8-bit greyscale PNG (white = repaint), written atomically; safe on a worker thread."""
+    """`mask` as an 8-bit greyscale PNG (white = repaint) at `path` or a free numbered name beside
+    it; where it went. Safe on a worker thread."""
     if mask.isNull():
         raise BadInput("There is no image, so there is no mask to save.")
-    with atomic_path(path) as tmp:
-        if not mask.save(str(tmp), "PNG"):
-            raise WriteFailed(f"Could not write the mask to {path}. Check free space and permissions.")
-    return Path(path)
+    return write_new_png(mask, path, "the mask")
 
 
 class ImageDocument(QObject):

@@ -9,12 +9,14 @@ strip, the queue and the history all use these.
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Qt
 from PySide6.QtGui import QImage, QImageReader
 
+from engine.atomic import WriteFailed, write_new
 from studio.background import BackgroundCalls
 
 
@@ -73,6 +75,18 @@ def load_thumbnail(path: str, size: int) -> QImage:
     if image.width() > size or image.height() > size:
         image = image.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
     return image
+
+
+def write_new_png(image: QImage, wanted: str | Path, what: str) -> Path:
+    """`image` as a PNG at `wanted` or the first free numbered name beside it (engine.atomic.write_new:
+    atomic, never replacing a file, since recorded requests point at these files by path); where it went.
+    `what` names it in the error a full disk gives. Encoding is slow: call it on a worker."""
+
+    def encode(tmp: Path) -> None:
+        if not image.save(str(tmp), "PNG"):
+            raise WriteFailed(f"Could not write {what} to {wanted}. Check free space and permissions.")
+
+    return write_new(wanted, encode)
 
 
 class ThumbnailLoader(QObject):

@@ -21,6 +21,7 @@ from studio.document import ImageDocument, LoadedImage, save_png_copy
 from studio.history import HistoryModel, SessionFolders
 from studio.icons import icon
 from studio.image_loader import AsyncImageLoader
+from studio.images import write_new_png
 from studio.viewmodels.job_list import JobListModel
 from studio.status import StudioStatusBar
 from studio.widgets.candidates_strip import CandidatesStrip
@@ -50,17 +51,9 @@ def unique_sequences(*sequences: QKeySequence) -> list[QKeySequence]:
 
 
 def save_pasted(image: QImage, folders: SessionFolders) -> LoadedImage:
-    """Write a pasted image as a PNG in the session's imports folder (a worker's job: PNG encoding is slow)."""
-    import uuid
-
-    from engine.atomic import WriteFailed, atomic_path
-
+    """Write a pasted image as a new PNG in the session's imports folder (a worker's job: PNG encoding is slow)."""
     rgb = image.convertToFormat(QImage.Format_RGB888)
-    # a unique name: resample requests recorded in results point at this file by path
-    target = folders.imports_dir() / f"pasted-{uuid.uuid4().hex[:12]}.png"
-    with atomic_path(target) as tmp:
-        if not rgb.save(str(tmp), "PNG"):
-            raise WriteFailed("The pasted image could not be encoded as PNG.")
+    target = write_new_png(rgb, folders.imports_dir() / "pasted.png", "the pasted image")
     return LoadedImage(str(target), rgb, None)  # the pixels are at hand; a paste records no grid
 
 

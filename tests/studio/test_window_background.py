@@ -7,6 +7,7 @@ tests check that, then wait for the outcome and record the thread the work ran o
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -94,9 +95,13 @@ def test_a_paste_is_encoded_off_the_gui_thread(qtbot, studio, monkeypatch):
     window.open_pasted(pasted)
     assert not window.document.path
     qtbot.waitUntil(lambda: bool(window.document.path), timeout=10_000)
-    assert "pasted-" in window.document.path and QImage(window.document.path).size() == pasted.size()
+    first = Path(window.document.path)
+    assert first.name.startswith("pasted") and QImage(str(first)).size() == pasted.size()
     assert window.document.image.pixelColor(5, 5) == QColor(10, 120, 200)
     assert saved_on and threading.main_thread() not in saved_on
+    window.open_pasted(pasted)  # a second paste gets a file of its own: recorded requests point at the first
+    qtbot.waitUntil(lambda: window.document.path != str(first), timeout=10_000)
+    assert first.is_file() and Path(window.document.path).parent == first.parent
 
 
 def test_any_decode_failure_reaches_the_user(qtbot, studio, warnings, tmp_path, monkeypatch):
