@@ -27,14 +27,14 @@ from engine.timeline.render import FrameRenderer
 
 
 def run(request: ExportRequest, context) -> ExportResult:
-    from engine.project import Project
+    from engine.project import MAX_SIZE, Project
 
     started = time.perf_counter()
     fmt = check_format(request.format)
     timeline = Project.open(request.project).timeline
     width, height = even_size(fmt, request.width or timeline.width, request.height or timeline.height)
-    if width < 2 or height < 2:
-        raise BadInput(f"an export is at least 2x2 pixels, got {width}x{height}")
+    if not (2 <= width <= MAX_SIZE and 2 <= height <= MAX_SIZE):
+        raise BadInput(f"an export is 2 to {MAX_SIZE} pixels a side, got {width}x{height}")
     rate = Rate.parse(request.fps) if request.fps else timeline.rate
     frames = rate.frames_in(timeline.rate.seconds(timeline.duration))
     if frames < 1:

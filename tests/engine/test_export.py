@@ -156,6 +156,8 @@ def test_frame_count_check_decodes_the_file(project, tmp_path):
 def test_bad_requests_say_what_to_do(project, tmp_path):
     with pytest.raises(BadInput, match="export format must be one of mp4, webm, prores, gif, png"):
         run(ExportRequest(str(project.folder), str(tmp_path / "x"), format="avi"), JobContext(1))
+    with pytest.raises(BadInput, match="an export is 2 to 8192 pixels a side, got 100000x48"):
+        run(ExportRequest(str(project.folder), str(tmp_path / "x"), width=100000), JobContext(1))
     empty = Project.create(tmp_path / "empty", Rate(8), 64, 48)
     with pytest.raises(BadInput, match="the timeline is empty"):
         run(ExportRequest(str(empty.folder), str(tmp_path / "x"), format="mp4"), JobContext(1))
