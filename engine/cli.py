@@ -337,7 +337,7 @@ def cmd_eval(args) -> dict:
         except ModelNotFound:
             raise ModelNotFound(
                 "The bundled toy-scenes model is missing from resources/models; export it with "
-                "`python -m engine.toy.export`, or name the model to grade: `latent-studio eval MODEL`."
+                "`python -m engine.toy.training.export`, or name the model to grade: `latent-studio eval MODEL`."
             ) from None
 
     def progress(stage: str, done: int, total: int) -> None:

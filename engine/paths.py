@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
+# The name resources/ is installed under (setup.py): a bare "resources" in site-packages would clash.
+INSTALLED_RESOURCES = "latent_studio_resources"
 
 
 def resources_dir() -> Path:
-    """The `resources/` folder beside the packages (override with LATENT_STUDIO_RESOURCES)."""
+    """The bundled models, configs, icons and styles: LATENT_STUDIO_RESOURCES if set; in a checkout
+    the `resources/` folder beside the packages; installed, the `latent_studio_resources` package."""
     override = os.environ.get("LATENT_STUDIO_RESOURCES")
     if override:
         return Path(override)
-    return _PACKAGE_ROOT.parent / "resources"
+    checkout = _PACKAGE_ROOT.parent / "resources"
+    if (_PACKAGE_ROOT.parent / "pyproject.toml").is_file() and checkout.is_dir():
+        return checkout
+    spec = importlib.util.find_spec(INSTALLED_RESOURCES)
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return checkout  # neither: the registry lists no bundled models and says so
 
 
 def bundled_models_dir() -> Path:

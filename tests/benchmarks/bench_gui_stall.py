@@ -17,6 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studio"))
 from _common import emit  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def main() -> None:
     from engine.api import GenerateRequest
     from engine.models.registry import ModelRegistry
     from studio.app import build_studio
-    from studio.stall_probe import StallProbe
+    from stall_probe import StallProbe  # tests/studio: a measuring instrument, not part of the app
     from studio.theme import apply_dark_theme
 
     app = QApplication([])

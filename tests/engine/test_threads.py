@@ -60,7 +60,7 @@ TOY_TRAINING = SPY + """
 import runpy
 sys.argv = ["train", "--help"]
 try:
-    runpy.run_module("engine.toy.train", run_name="__main__")
+    runpy.run_module("engine.toy.training.train", run_name="__main__")
 except SystemExit:
     pass
 report()

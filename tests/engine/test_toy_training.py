@@ -15,7 +15,7 @@ from engine.jobs import JobContext
 from engine.models.cache import ModelCache
 from engine.models.registry import ModelRegistry
 from engine.tasks import generate
-from engine.toy import export, train
+from engine.toy.training import export, train
 
 
 def test_train_resume_export_and_generate(tmp_path):

@@ -5,7 +5,7 @@ from PySide6.QtCore import QSettings
 from engine.api import GenerateRequest
 from engine.models.registry import ModelRegistry
 from studio.app import build_studio
-from studio.stall_probe import StallProbe
+from stall_probe import StallProbe
 
 
 def test_event_loop_keeps_running_during_generation_and_compare(qtbot, qapp, kit, tmp_path):

@@ -1,6 +1,6 @@
 """Export the trained toy-scenes models from training checkpoints into resources/models.
 
-    python -m engine.toy.export --run runs/toy [--dest resources/models] [--grid docs/toy-scenes-grid.png] [--check]
+    python -m engine.toy.training.export --run runs/toy [--dest resources/models] [--grid docs/toy-scenes-grid.png] [--check]
 
 Works from whatever checkpoints exist (a finished run or one still in progress): the UNet and
 text encoder come from their EMA weights. Folders are written beside the destination and then
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engine.toy import scenes as S
-from engine.toy import train as T
+from engine.toy.training import train as T
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 4.0

@@ -1,6 +1,6 @@
 """Train the bundled "toy-scenes" models on CPU, seeded, checkpointed and resumable.
 
-    python -m engine.toy.train --out runs/toy --minutes 85
+    python -m engine.toy.training.train --out runs/toy --minutes 85
 
 Stages run in order, each with a share of the wall-clock budget:
   vae   AutoencoderKL, 64x64x3 -> 16x16x4 (downsample 4), L1 + MSE + tiny KL
@@ -10,7 +10,7 @@ Stages run in order, each with a share of the wall-clock budget:
         that is the scorer's text tower; 10% caption dropout to "" for classifier-free guidance
 
 Every stage writes `<out>/<stage>/ckpt.pt` every few minutes (and at the end, with `done`), so a
-killed run continues with the same command; `engine.toy.export` exports from whatever is latest.
+killed run continues with the same command; `engine.toy.training.export` exports from whatever is latest.
 """
 
 from __future__ import annotations
