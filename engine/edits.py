@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -147,6 +148,16 @@ class Window:
     @property
     def width(self) -> int:
         return self.right - self.left
+
+
+@dataclass(frozen=True)
+class Denoised:
+    """What a denoise produced, before decoding and paste-back. Paste-back and compositing
+    guarantee some properties whatever the denoise did, so tests of the algorithms look here."""
+
+    latents: Any  # 1 x C x h x w over `window`
+    original: Any  # the source's latents over the same window
+    window: Window
 
 
 def denoise_window(block: Block, margin: float, latent_h: int, latent_w: int, multiple: int, context: str) -> Window:

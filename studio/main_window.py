@@ -41,15 +41,6 @@ CANVAS_KEYS = (("Move the block selection", "Arrow keys"), ("Clear the block sel
                ("Pan", "Space + drag, or middle-drag"), ("Zoom", "Mouse wheel"))
 
 
-def unique_sequences(*sequences: QKeySequence) -> list[QKeySequence]:
-    """Each key sequence once, in order (Qt ignores a sequence bound twice to one action as ambiguous)."""
-    kept: list[QKeySequence] = []
-    for sequence in sequences:
-        if not sequence.isEmpty() and sequence not in kept:
-            kept.append(sequence)
-    return kept
-
-
 def save_pasted(image: QImage, folders: SessionFolders) -> LoadedImage:
     """Write a pasted image as a new PNG in the session's imports folder (a worker's job: PNG encoding is slow)."""
     rgb = image.convertToFormat(QImage.Format_RGB888)
@@ -169,10 +160,10 @@ class MainWindow(QMainWindow):
         undo.setShortcut(QKeySequence.Undo)
         undo.setIcon(icon("undo"))
         redo = self.document.undo_stack.createRedoAction(self, "Redo")
-        # Each key sequence once: the platform's Redo often is Ctrl+Shift+Z itself, and a sequence
-        # bound twice is "ambiguous" to Qt, which then does nothing. Ctrl+Y for Windows habits.
-        redo.setShortcuts(unique_sequences(QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y"),
-                                           *QKeySequence.keyBindings(QKeySequence.Redo)))
+        # Each sequence once: QKeySequence.Redo is Ctrl+Shift+Z itself on Linux, and a sequence bound
+        # twice is "ambiguous" to Qt, which then does nothing. Ctrl+Y for Windows habits (Ctrl is
+        # Cmd on macOS, so these two are that platform's Redo as well).
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         redo.setIcon(icon("redo"))
         for action in (undo, redo):
             self.addAction(action)

@@ -83,6 +83,15 @@ def load_mask(path: str, height: int, width: int) -> np.ndarray:
 
 def inpaint_pixels(prepared: edits.PreparedEdit, mask: np.ndarray, seed: int, strength: float, feather: int,
                    on_step=None) -> np.ndarray:
+    """One inpainted image as HxWx3 uint8: only the mask's pixels (feathered inwards) are new."""
+    source = prepared.source
+    decoded = sampling.decode(prepared.pipe, inpaint_latents(prepared, mask, seed, strength, on_step).latents)
+    return edits.composite(source.pixels, decoded, (0, source.height, 0, source.width), feathered_alpha(mask, feather))
+
+
+def inpaint_latents(prepared: edits.PreparedEdit, mask: np.ndarray, seed: int, strength: float,
+                    on_step=None) -> edits.Denoised:
+    """The denoised latents of the whole image, before decoding and compositing."""
     import torch
     from PIL import Image
 
@@ -115,9 +124,7 @@ def inpaint_pixels(prepared: edits.PreparedEdit, mask: np.ndarray, seed: int, st
         latents = torch.where(free_map > 0, latents, scheduler.add_noise(original, noise, timesteps[:1]))
     latents = sampling.denoise(pipe, scheduler, cond, latents, timesteps, generator=torch.Generator("cpu").manual_seed(seed),
                                on_step=on_step, hook=hook, extra_channels=extra)
-    decoded = sampling.decode(pipe, latents)
-    alpha = feathered_alpha(mask, feather)
-    return edits.composite(source.pixels, decoded, (0, source.height, 0, source.width), alpha)
+    return edits.Denoised(latents, original, edits.Window(0, prepared.latent_h, 0, prepared.latent_w))
 
 
 def feathered_alpha(mask: np.ndarray, feather: int) -> np.ndarray:

@@ -81,6 +81,15 @@ def run_prepared(request: ResampleRequest, prepared: edits.PreparedEdit, context
 def resample_pixels(prepared: edits.PreparedEdit, block: edits.Block, grid, radius_px: float, strength: float,
                     context_mode: str, on_step=None) -> np.ndarray:
     """One resampled image as HxWx3 uint8."""
+    denoised = resample_latents(prepared, block, grid, radius_px, strength, context_mode, on_step)
+    decoded = sampling.decode(prepared.pipe, denoised.latents)
+    alpha = edits.paste_alpha(prepared.source.height, prepared.source.width, block.pixel_box, radius_px)
+    return edits.composite(prepared.source.pixels, decoded, denoised.window.pixel_box(prepared.factor), alpha)
+
+
+def resample_latents(prepared: edits.PreparedEdit, block: edits.Block, grid, radius_px: float, strength: float,
+                     context_mode: str, on_step=None) -> edits.Denoised:
+    """The denoised latents of the window around the block, before decoding and paste-back."""
     import torch
 
     pipe = prepared.pipe
@@ -107,9 +116,7 @@ def resample_pixels(prepared: edits.PreparedEdit, block: edits.Block, grid, radi
     latents = sampling.denoise(pipe, scheduler, cond, latents, timesteps,
                                generator=torch.Generator("cpu").manual_seed(grid.seed_at(block.row, block.col)),
                                on_step=on_step, hook=hold)
-    decoded = sampling.decode(pipe, latents)
-    alpha = edits.paste_alpha(prepared.source.height, prepared.source.width, block.pixel_box, radius_px)
-    return edits.composite(prepared.source.pixels, decoded, window.pixel_box(factor), alpha)
+    return edits.Denoised(latents, original, window)
 
 
 def _save(pixels: np.ndarray, request: ResampleRequest, filled: ResampleRequest, grid,
