@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import metrics
-from engine.api import CompareRequest, GenerateRequest, InpaintRequest, ResampleRequest
+from engine import edits, metrics
+from engine.api import CompareRequest, EditSettings, GenerateRequest, InpaintRequest, ResampleRequest
 from engine.edits import distance_to_box
 from engine.errors import BadInput
 from engine.metadata import read_request, read_studio_metadata
@@ -73,6 +73,49 @@ def test_resample_change_falls_off_through_the_ring(tmp_path, direct_context, so
     assert 0 < near < metrics.change_inside(y, y2, mask)
     assert mid > 0.18 * near  # the ring adapts to the new block
     assert all(b <= a + 1e-4 for a, b in zip(profile, profile[1:]))
+
+
+def _latent_distance(prepared, block, window):
+    """Distance in latent pixels from each latent of `window` to the block (0 inside)."""
+    box = (block.top - window.top, block.bottom - window.top, block.left - window.left, block.right - window.left)
+    return distance_to_box(window.height, window.width, box)
+
+
+@pytest.mark.parametrize("context", ["window", "full"])
+def test_resample_holds_the_denoise_to_the_original_outside_the_fall_off(direct_context, source, context):
+    """What the denoise produced, before paste-back (which restores the far pixels whatever it did):
+    beyond the radius the latents are the original's exactly, in the outer fall-off ring they moved
+    much less than in the block (the ring was held until late in the schedule), and the block changed."""
+    prepared = edits.PreparedEdit(source, EditSettings(), direct_context.model_cache, None, None, grid_required=True)
+    block = prepared.block(1, 2)
+    grid = prepared.source.grid.with_seed(1, 2, 424242)
+    radius_px = 16.0
+    denoised = resample.resample_latents(prepared, block, grid, radius_px, 1.0, context)
+    change = (denoised.latents - denoised.original).abs().mean(dim=1)[0].numpy()
+    distance = _latent_distance(prepared, block, denoised.window)
+    radius = radius_px / prepared.factor
+    assert np.array_equal(change[distance > radius], np.zeros(int((distance > radius).sum())))
+    inside = change[distance == 0].mean()
+    outer_ring = change[(distance > radius / 2) & (distance <= radius)].mean()
+    assert inside > 0.3
+    assert 0 < outer_ring < 0.5 * inside
+
+
+def test_inpaint_denoise_keeps_the_latents_outside_the_mask_and_redraws_inside(direct_context, source):
+    """Latent masking, before the composite (which keeps outside pixels whatever the denoise did):
+    outside the block the latents are the original's exactly, inside they were drawn anew."""
+    prepared = edits.PreparedEdit(source, EditSettings(model="tiny-sd1"), direct_context.model_cache, None, None,
+                                  grid_required=True)
+    block = prepared.block(2, 1)
+    mask = np.zeros((SIZE, SIZE), dtype=bool)
+    top, bottom, left, right = block.pixel_box
+    mask[top:bottom, left:right] = True
+    denoised = inpaint.inpaint_latents(prepared, mask, seed=3, strength=1.0)
+    change = (denoised.latents - denoised.original).abs().mean(dim=1)[0].numpy()
+    inside = np.zeros(change.shape, dtype=bool)
+    inside[block.top:block.bottom, block.left:block.right] = True
+    assert np.array_equal(change[~inside], np.zeros(int((~inside).sum())))
+    assert change[inside].mean() > 0.3
 
 
 def test_resample_metadata_holds_new_seeds_and_regenerates_exactly(tmp_path, direct_context, source):
@@ -150,8 +193,9 @@ def test_inpaint_leaves_every_pixel_outside_the_mask_identical(tmp_path, direct_
 
 
 def test_compare_measures_both_and_writes_its_files(tmp_path, direct_context, source):
-    result = compare.run(CompareRequest(image=source, output_dir=str(tmp_path), row=1, col=1, seed=2),
-                         direct_context)
+    # an asymmetric block (row 0, column 2 of 2x4: pixels 0..32 x 32..48), so a swap of row and column shows
+    result = compare.run(CompareRequest(image=source, output_dir=str(tmp_path), row=0, col=2, seed=2, grid_rows=2,
+                                        grid_cols=4), direct_context)
     keys = {"distortion_radial", "change_inside", "mse_inside", "mse_outside", "ssim_outside", "seam", "seam_step",
             "seconds"}
     assert set(result.resample_metrics) == keys == set(result.inpaint_metrics)
@@ -162,6 +206,11 @@ def test_compare_measures_both_and_writes_its_files(tmp_path, direct_context, so
     assert len(result.heatmaps) == 2 and all(Image.open(p).size == (SIZE, SIZE) for p in result.heatmaps)
     report = json.loads(open(result.report).read())
     assert report["resample"]["metrics"]["change_inside"] == result.resample_metrics["change_inside"]
+    assert report["block"]["pixel_box"] == [0, 32, 32, 48]
+    original, inpainted = pixels(source), pixels(result.inpaint_path)
+    block = np.zeros((SIZE, SIZE), dtype=bool)
+    block[0:32, 32:48] = True
+    assert np.array_equal(inpainted[~block], original[~block]) and np.abs(inpainted - original)[block].mean() > 1
 
 
 def test_compare_twice_into_one_folder_keeps_both_runs_and_each_report_points_at_its_own(tmp_path, direct_context,
