@@ -251,6 +251,68 @@ class ExportResult:
     wall_seconds: float
 
 
+@dataclass(frozen=True)
+class ClipRequest:
+    """A clip from a prompt (text to clip), from `init_image` (image to clip, at `strength`; SVD
+    takes the image as its condition), or, with `mask`, a cinemagraph: only the masked region of
+    `init_image` moves, every pixel outside it equals the still in every frame.
+
+    `model` None is the bundled motion model; an AnimateDiff `motion_adapter` runs on `model` as its
+    base (or on the base its manifest names). Frames, fps, size, steps, guidance and scheduler
+    default to the model's. `loop` makes the last frame lead back into the first. Same request,
+    same device: the same frames, bit for bit.
+    """
+
+    task: ClassVar[str] = "clip"
+    resource: ClassVar[str] = "gpu"
+
+    prompt: str
+    output_dir: str
+    model: str | None = None
+    motion_adapter: str | None = None
+    negative_prompt: str = ""
+    frames: int | None = None
+    fps: int | None = None
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
+    seed: int = 0
+    init_image: str | None = None
+    strength: float = 0.6
+    mask: str | None = None
+    feather: int = 4  # pixels, inside the mask
+    loop: bool = False
+    identity_references: tuple[str, ...] = ()  # images of the shot's subject (used by continue)
+    trust_pickle: bool = False
+
+
+@dataclass(frozen=True)
+class ClipFiles:
+    """A clip on disk: the playable preview (MP4), the lossless master (a folder of PNG frames),
+    the JSON sidecar that regenerates it, and the final latents of its last frames."""
+
+    path: str
+    master: str
+    sidecar: str
+    latents: str
+    frames: int
+    fps: int
+    width: int
+    height: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    task: ClassVar[str] = "clip"
+
+    model: str
+    clip: ClipFiles
+    seconds: float  # denoise + decode, loading and file writing excluded
+
+
 # --- the task table ----------------------------------------------------------------------
 
 
@@ -272,6 +334,7 @@ TASKS: dict[str, Task] = {
     "inpaint": Task(InpaintRequest, "engine.tasks.inpaint:run"),
     "compare": Task(CompareRequest, "engine.tasks.compare:run"),
     "export": Task(ExportRequest, "engine.tasks.export:run"),
+    "clip": Task(ClipRequest, "engine.tasks.clip:run"),
 }
 
 
@@ -310,6 +373,8 @@ def request_from_json(data: dict[str, Any]) -> Any:
         kwargs["grid_seeds"] = GridSeeds.from_json(kwargs["grid_seeds"])
     if kwargs.get("cell_seeds") is not None:
         kwargs["cell_seeds"] = tuple(int(s) for s in kwargs["cell_seeds"])
+    if isinstance(kwargs.get("identity_references"), list):
+        kwargs["identity_references"] = tuple(kwargs["identity_references"])
     if isinstance(kwargs.get("settings"), dict):
         known = {f.name for f in dataclasses.fields(EditSettings)}
         kwargs["settings"] = EditSettings(**{k: v for k, v in kwargs["settings"].items() if k in known})

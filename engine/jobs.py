@@ -138,25 +138,42 @@ class JobContext:
 
         Raising inside a pipeline's callback would skip its own clean-up, so on cancel this sets
         the pipeline's `_interrupt` flag (it then skips the remaining steps) and the task calls
-        `ctx.check_cancelled()` after the pipeline returns. This is the one place in the code
-        base that touches `_interrupt`.
+        `ctx.check_cancelled()` after the pipeline returns. `diffusers_callback` below is the one
+        place in the code base that touches `_interrupt`.
         """
 
-        def on_step_end(pipe: Any, step_index: int, timestep: Any, callback_kwargs: dict) -> dict:
-            preview = None
-            if preview_fn is not None and callback_kwargs.get("latents") is not None:
-                try:
-                    preview = preview_fn(callback_kwargs["latents"])
-                except Exception:
-                    # A preview is cosmetic; a bug in it must not cost the user the render.
-                    log.exception("job %s: preview failed at step %s", self.job_id, step_index + 1)
-            self.report(step_index + 1, total, preview)
-            if self._cancel.is_set():
-                pipe._interrupt = True
-                self._interrupted = True
-            return callback_kwargs
+        def interrupted() -> None:
+            self._interrupted = True
 
-        return on_step_end
+        return diffusers_callback(self, total, preview_fn, on_interrupt=interrupted)
+
+
+def diffusers_callback(context: "TaskContext", total: int, preview_fn: Optional[PreviewFn] = None,
+                       on_interrupt: Optional[Callable[[], None]] = None) -> Callable[[Any, int, Any, dict], dict]:
+    """`JobContext.diffusers_callback` for any TaskContext (a direct call's too): a cancel seen by
+    `context.check_cancelled()` sets the pipeline's `_interrupt` flag, and the task calls
+    `context.check_cancelled()` again after the pipeline returns."""
+
+    def on_step_end(pipe: Any, step_index: int, timestep: Any, callback_kwargs: dict) -> dict:
+        preview = None
+        if preview_fn is not None and callback_kwargs.get("latents") is not None:
+            try:
+                preview = preview_fn(callback_kwargs["latents"])
+            except Exception:
+                # A preview is cosmetic; a bug in it must not cost the user the render.
+                log.exception("preview failed at step %s", step_index + 1)
+        context.report(step_index + 1, total, preview)
+        try:
+            context.check_cancelled()
+        except Cancelled:
+            if not isinstance(getattr(type(pipe), "interrupt", None), property):
+                raise  # a pipeline that never reads the flag (StableVideoDiffusionPipeline) is stopped by raising
+            pipe._interrupt = True
+            if on_interrupt is not None:
+                on_interrupt()
+        return callback_kwargs
+
+    return on_step_end
 
 
 # --- handles -------------------------------------------------------------------------------------

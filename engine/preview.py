@@ -23,6 +23,9 @@ FAMILY_LATENT_RGB = {
     },
 }
 FAMILY_LATENT_RGB["sd2"] = FAMILY_LATENT_RGB["sd1"]
+# AnimateDiff runs an SD 1.x VAE; SVD's temporal decoder shares its encoder and latent space
+FAMILY_LATENT_RGB["animatediff"] = FAMILY_LATENT_RGB["sd1"]
+FAMILY_LATENT_RGB["svd"] = FAMILY_LATENT_RGB["sd1"]
 
 
 class LatentPreviewer:
@@ -47,6 +50,14 @@ class LatentPreviewer:
         return cls(entry["factors"], entry["bias"], signed=True)
 
     @classmethod
+    def channel_mix(cls, channels: int) -> "LatentPreviewer":
+        """A map for latent spaces with no published fit (LTX's 128 channels, Wan's 16): channel c
+        feeds colour c mod 3. It shows where things are and how they move, not their colours."""
+        factors = np.zeros((channels, 3), dtype=np.float32)
+        factors[np.arange(channels), np.arange(channels) % 3] = 3.0 / channels
+        return cls(factors, [0.0, 0.0, 0.0], signed=True)
+
+    @classmethod
     def for_spec(cls, spec) -> "LatentPreviewer | None":
         """The previewer for a registry ModelSpec (a single .safetensors has no folder with a fit)."""
         from engine.models.spec import SINGLE_FILE
@@ -61,3 +72,20 @@ class LatentPreviewer:
         if self.signed:
             rgb = (rgb + 1.0) / 2.0
         return (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def clip_frame_previewer(family: str, channels: int, frames_first: bool, unpack=None):
+    """A step preview for clip latents: the middle frame through the family's latent->RGB map.
+
+    `frames_first`: latents are (B, F, C, H, W) (SVD) rather than (B, C, F, H, W); `unpack` turns
+    packed token latents (LTX) into (B, C, F, H, W) first."""
+    previewer = LatentPreviewer.for_model(family) or LatentPreviewer.channel_mix(channels)
+
+    def preview(latents):
+        if unpack is not None and latents.ndim == 3:
+            latents = unpack(latents)
+        middle = latents.shape[1 if frames_first else 2] // 2
+        frame = latents[:, middle] if frames_first else latents[:, :, middle]
+        return previewer(frame)
+
+    return preview

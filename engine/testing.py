@@ -220,3 +220,161 @@ KIT_WRITERS = {
     "sdxl": write_tiny_sdxl,
     "clip": write_tiny_clip,
 }
+
+
+# --- video families -------------------------------------------------------------------------
+
+# Native clip size and length of the tiny video pipelines (LTX wants 8k+1 frames, Wan 4k+1: 9 is both).
+TINY_CLIP_FRAMES = 9
+TINY_CLIP_SIZE = 32
+
+
+def write_t5_tokenizer(folder: Path, words=TINY_WORDS, model_max_length: int = 16):
+    """A T5 (unigram) tokenizer built offline from a small vocabulary: every given word as one
+    piece (with the word-start marker), then single letters and digits so any text tokenizes."""
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces += [(f"\u2581{w}", -1.0) for w in dict.fromkeys(words)]
+    pieces += [("\u2581", -2.0)] + [(c, -3.0) for c in "abcdefghijklmnopqrstuvwxyz0123456789.,-'"]
+    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=model_max_length)
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def _tiny_t5(tokenizer):
+    import torch
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(0)
+    return T5EncoderModel(T5Config(
+        vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+    ))
+
+
+def _video_manifest(folder: Path, model_id: str, family: str, **extra) -> None:
+    fields = dict(native_size=[TINY_CLIP_SIZE, TINY_CLIP_SIZE], default_frames=TINY_CLIP_FRAMES, default_fps=8)
+    _write_manifest(folder, model_id, family, **{**fields, **extra})
+
+
+def write_tiny_motion_adapter(folder: str | Path, base: str | None = "tiny-sd1",
+                              model_id: str = "tiny-animatediff") -> Path:
+    """A tiny AnimateDiff MotionAdapter for the tiny SD 1.x UNet; its manifest names `base`
+    (None: the user gives the base with --model)."""
+    import torch
+    from diffusers import MotionAdapter
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    adapter = MotionAdapter(block_out_channels=(32, 64), motion_layers_per_block=2, motion_norm_num_groups=2,
+                            motion_num_attention_heads=4, motion_max_seq_length=32)
+    adapter.save_pretrained(folder, safe_serialization=True)
+    extra = {"base": base} if base else {}
+    _video_manifest(folder, model_id, "animatediff", default_frames=8, default_scheduler="ddim", **extra)
+    return folder
+
+
+def write_tiny_svd(folder: str | Path, model_id: str = "tiny-svd") -> Path:
+    """A tiny Stable Video Diffusion pipeline (image to clip); its CLIP vision encoder is 224 px,
+    as SVD resizes its conditioning image to 224 before encoding."""
+    import torch
+    from diffusers import (AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, StableVideoDiffusionPipeline,
+                           UNetSpatioTemporalConditionModel)
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=2, sample_size=TINY_CLIP_SIZE // 2, in_channels=8,
+        out_channels=4, down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"), cross_attention_dim=32,
+        num_attention_heads=8, projection_class_embeddings_input_dim=96, addition_time_embed_dim=32,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLTemporalDecoder(block_out_channels=[32, 64], in_channels=3, out_channels=3,
+                                       down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+                                       latent_channels=4)
+    torch.manual_seed(0)
+    image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4, image_size=224,
+        intermediate_size=37, patch_size=32,
+    ))
+    scheduler = EulerDiscreteScheduler(
+        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, interpolation_type="linear",
+        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
+        steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True,
+    )
+    feature_extractor = CLIPImageProcessor(crop_size=224, size=224)
+    pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler,
+                                        feature_extractor=feature_extractor)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    _video_manifest(folder, model_id, "svd", default_frames=4, default_guidance=2.0, default_scheduler="euler")
+    return folder
+
+
+def write_tiny_ltx(folder: str | Path, model_id: str = "tiny-ltx") -> Path:
+    """A tiny LTX-Video pipeline (saved as LTXConditionPipeline) with an offline T5 tokenizer."""
+    import torch
+    from diffusers import (AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXConditionPipeline,
+                           LTXVideoTransformer3DModel)
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = write_t5_tokenizer(folder / "tokenizer")
+    torch.manual_seed(0)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4, attention_head_dim=8,
+        cross_attention_dim=32, num_layers=1, caption_channels=32,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False), decoder_inject_noise=(False,) * 5,
+        upsample_residual=(False,) * 4, upsample_factor=(1,) * 4, timestep_conditioning=False,
+        patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False,
+    )
+    pipe = LTXConditionPipeline(scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), vae=vae,
+                                text_encoder=_tiny_t5(tokenizer), tokenizer=tokenizer, transformer=transformer)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    _video_manifest(folder, model_id, "ltx", default_guidance=3.0, default_scheduler="flow_euler")
+    return folder
+
+
+def write_tiny_wan(folder: str | Path, model_id: str = "tiny-wan") -> Path:
+    """A tiny Wan 2.1 text-to-clip pipeline with an offline T5 tokenizer."""
+    import torch
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = write_t5_tokenizer(folder / "tokenizer")
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
+        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+    )
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=_tiny_t5(tokenizer), vae=vae, transformer=transformer,
+                       scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0))
+    pipe.save_pretrained(folder, safe_serialization=True)
+    _video_manifest(folder, model_id, "wan", default_guidance=5.0, default_scheduler="flow_euler")
+    return folder
+
+
+# Written into the `video_kit` fixture's folder next to a tiny SD 1.x base (the motion adapter's).
+VIDEO_KIT_WRITERS = {
+    "sd1": write_tiny_sd1,
+    "animatediff": write_tiny_motion_adapter,
+    "svd": write_tiny_svd,
+    "ltx": write_tiny_ltx,
+    "wan": write_tiny_wan,
+}

@@ -47,6 +47,27 @@ def kit_cache(kit):
     return ModelCache(ModelRegistry(bundled_dir=kit), device="cpu")
 
 
+@pytest.fixture(scope="session")
+def video_kit(tmp_path_factory):
+    """A folder of tiny clip models: an AnimateDiff motion adapter (on the tiny SD 1.x base it
+    names), SVD, LTX-Video and Wan, in diffusers layout. Separate from `kit`, so sessions that
+    make no clips never write them."""
+    from engine.testing import VIDEO_KIT_WRITERS
+
+    root = tmp_path_factory.mktemp("video-kit")
+    for name, writer in VIDEO_KIT_WRITERS.items():
+        writer(root / name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def video_cache(video_kit):
+    from engine.models.cache import ModelCache
+    from engine.models.registry import ModelRegistry
+
+    return ModelCache(ModelRegistry(bundled_dir=video_kit), device="cpu")
+
+
 class DirectContext:
     """A TaskContext (engine.jobs) for calling a task directly, recording progress."""
 

@@ -86,6 +86,25 @@ class ModelCache:
                 entry.pipelines[kind] = loader.derive_pipeline(entry.pipelines["txt2img"], spec.family, kind)
             return entry.pipelines[kind]
 
+    def clip_pipeline(self, spec: ModelSpec, base: ModelSpec | None = None):
+        """The loaded clip pipeline for `spec` (a motion adapter on `base`), loading it if needed.
+        Tasks run a per-job view of it (loader.derive_clip_pipeline), never this one itself."""
+        with self._lock:
+            key = self._key(spec) + ((base.location,) if base is not None else ())
+            entry = self._entries.get(key)
+            if entry is None:
+                dtype = pick_dtype(self.device, spec.dtype)
+                self._announce(spec)
+                incoming = loader.weights_on_disk(spec) + (loader.weights_on_disk(base) if base else 0)
+                self._make_room(incoming)
+                pipe = loader.load_clip_pipeline(spec, self.device, dtype, base)
+                self.loads += 1
+                entry = _Entry(spec, {"clip": pipe}, loader.module_bytes(pipe))
+                self._make_room(entry.nbytes)
+                self._entries[key] = entry
+            self._entries.move_to_end(key)
+            return entry.pipelines["clip"]
+
     def scorer(self, spec: ModelSpec):
         with self._lock:
             key = self._key(spec)

@@ -111,3 +111,59 @@ def weights_on_disk(spec: ModelSpec) -> int:
     if not location.is_dir():
         return 0
     return sum(p.stat().st_size for p in location.rglob("*.safetensors"))
+
+
+def load_clip_pipeline(spec: ModelSpec, device: str, dtype, base: ModelSpec | None = None):
+    """The family's text-to-clip pipeline (image-to-clip for SVD) for `spec`; an AnimateDiff motion
+    adapter is put on `base`'s SD 1.x components."""
+    import diffusers
+
+    from engine.clips.families import family_of
+
+    if not spec.available:
+        raise ModelNotFound(f"{spec.id} is not available on this machine.")
+    family = family_of(spec)
+    _quiet_loading()
+    safetensors = None if spec.trust_pickle else True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            if family.name == "animatediff" and base is not None:
+                adapter = diffusers.MotionAdapter.from_pretrained(spec.location, torch_dtype=dtype,
+                                                                  local_files_only=True, use_safetensors=safetensors)
+                sd = load_text_to_image(base, "cpu", dtype)
+                pipe = diffusers.AnimateDiffPipeline.from_pipe(sd, motion_adapter=adapter, torch_dtype=dtype)
+            else:
+                cls = getattr(diffusers, family.text_class or family.image_class)
+                pipe = cls.from_pretrained(spec.location, torch_dtype=dtype, local_files_only=True,
+                                           use_safetensors=safetensors)
+    except (OSError, ValueError, EnvironmentError) as exc:
+        raise BadInput(f"Could not load {spec.id} from {spec.location}: {exc}") from exc
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def derive_clip_pipeline(base, family_name: str, kind: str, scheduler=None):
+    """A per-job view of a loaded clip pipeline: the same weights, the class for `kind`
+    ("txt2clip" or "img2clip") and the job's own scheduler, so no job changes the cached one."""
+    import diffusers
+
+    from engine.clips.families import FAMILIES
+
+    family = FAMILIES[family_name]
+    name = family.image_class if kind == "img2clip" else (family.text_class or family.image_class)
+    components = dict(base.components)
+    components["scheduler"] = scheduler if scheduler is not None else type(base.scheduler).from_config(
+        base.scheduler.config)
+    cls = getattr(diffusers, name)
+    wanted = set(inspect_parameters(cls))
+    view = cls(**{k: v for k, v in components.items() if k in wanted})
+    view.set_progress_bar_config(disable=True)
+    return view
+
+
+def inspect_parameters(cls) -> list[str]:
+    import inspect
+
+    return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]

@@ -21,11 +21,17 @@ from engine.paths import bundled_models_dir
 
 DEFAULT_IMAGE_MODEL = "toy-scenes"
 DEFAULT_SCORER = "toy-scenes-clip"
+DEFAULT_CLIP_MODEL = "toy-scenes-motion"
 
 _PIPELINE_FAMILIES = {
     "StableDiffusionXLPipeline": "sdxl",
     "StableDiffusionXLImg2ImgPipeline": "sdxl",
     "StableDiffusionXLInpaintPipeline": "sdxl",
+    # clip families (engine.clips.families runs them)
+    "AnimateDiffPipeline": "animatediff", "AnimateDiffVideoToVideoPipeline": "animatediff",
+    "StableVideoDiffusionPipeline": "svd",
+    "LTXPipeline": "ltx", "LTXImageToVideoPipeline": "ltx", "LTXConditionPipeline": "ltx",
+    "WanPipeline": "wan", "WanImageToVideoPipeline": "wan", "WanVACEPipeline": "wan", "WanVideoToVideoPipeline": "wan",
 }
 
 
@@ -51,8 +57,12 @@ def detect_folder_family(folder: Path) -> str | None:
             return "sd2"
         return "sd1"
     config = folder / "config.json"
-    if config.is_file() and "CLIPModel" in _read_json(config).get("architectures", []):
-        return "clip"
+    if config.is_file():
+        data = _read_json(config)
+        if "CLIPModel" in (data.get("architectures") or []):
+            return "clip"
+        if data.get("_class_name") == "MotionAdapter":  # an AnimateDiff motion module, run on an SD 1.x base
+            return "animatediff"
     return None
 
 
@@ -73,9 +83,11 @@ def spec_from_folder(folder: Path, source: str, model_id: str | None = None) -> 
         description=manifest.get("description", ""),
         draws=str(manifest.get("draws", "")),
         example_prompt=str(manifest.get("example_prompt", "")),
+        base=manifest.get("base", ""),
     )
     for key, name in (("default_steps", "default_steps"), ("default_guidance", "default_guidance"),
-                      ("default_scheduler", "default_scheduler")):
+                      ("default_scheduler", "default_scheduler"), ("default_frames", "default_frames"),
+                      ("default_fps", "default_fps")):
         if key in manifest:
             fields[name] = manifest[key]
     if family in specs.IMAGE_FAMILIES and "default_steps" not in manifest and family == "sdxl":
@@ -221,6 +233,16 @@ class ModelRegistry:
         raise ModelNotFound(
             "No model given and the bundled toy-scenes model is missing from resources/models; "
             "pass --model with a diffusers folder, a .safetensors file or a cached Hugging Face repo id."
+        )
+
+    def default_clip_model(self) -> ModelSpec:
+        bundled = {s.id: s for s in self.bundled()}
+        if DEFAULT_CLIP_MODEL in bundled:
+            return bundled[DEFAULT_CLIP_MODEL]
+        raise ModelNotFound(
+            f"No clip model given and the bundled motion model {DEFAULT_CLIP_MODEL} is not installed; pass --model "
+            "with an SVD, LTX-Video or Wan diffusers folder or cached repo id (get one with `huggingface-cli "
+            "download Lightricks/LTX-Video`), or --model SD1_BASE --motion-adapter ADAPTER for AnimateDiff."
         )
 
     def default_scorer(self) -> ModelSpec | None:

@@ -304,6 +304,10 @@ class FakePipe:
     def __init__(self) -> None:
         self._interrupt = False
 
+    @property
+    def interrupt(self) -> bool:  # what tells the adapter this pipeline honours the flag, as diffusers' do
+        return self._interrupt
+
     def __call__(self, steps: int, callback_on_step_end) -> int:
         done = 0
         for i in range(steps):

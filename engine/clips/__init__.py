@@ -1,0 +1,1 @@
+"""Clips: the video model families (families.py) and a clip on disk (files.py)."""

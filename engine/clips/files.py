@@ -1,0 +1,126 @@
+"""A clip on disk, four files sharing one stem, each claimed atomically (engine.atomic.write_new):
+
+- `STEM.mp4`: the playable preview (H.264, yuv420p, even size, +faststart), claimed first, so
+  its name decides the stem and two clips never share one;
+- `STEM.master.mkv`: the lossless master (FFV1, planar RGB): its decoded frames equal the
+  generated ones bit for bit, where the preview's do not;
+- `STEM.latents.safetensors`: the final latents of the clip's last frames, so a continued clip
+  starts from them without a VAE decode/encode round trip (which drifts colours hop by hop);
+- `STEM.clip.json`: the sidecar: the full request (paths relative to it, no local folders)
+  and the result; `regenerate` reads it, given the sidecar or the preview beside it.
+
+Encoding goes through the timeline's ffmpeg encoder (engine.timeline.encode), decoding through
+its frame reader (engine.timeline.media): one of each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import __version__
+from engine.api import ClipFiles, ClipRequest, request_from_json, to_json
+from engine.atomic import write_new, write_text_new
+from engine.errors import BadInput
+from engine.metadata import _files_from, _home_relative, shareable
+from engine.timeline.encode import FORMATS, Encoder, Format, even_size
+
+MASTER = Format("master", ".mkv", "matroska", ("-c:v", "ffv1", "-level", "3", "-pix_fmt", "gbrp"), None, False)
+SIDECAR_SUFFIX = ".clip.json"
+TAIL_LATENT_FRAMES = 2  # latent frames kept for continuing: the last two carry motion as well as the look
+
+
+def write_clip(frames: np.ndarray, latents: Any, request: ClipRequest, folder: Path, stem: str,
+               meta: dict) -> ClipFiles:
+    """Write one clip's four files (frames: F x H x W x 3 uint8) and return where they went."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count, height, width = frames.shape[:3]
+    preview = write_new(folder / f"{stem}.mp4", lambda tmp: _encode(tmp, FORMATS["mp4"], frames, request.fps))
+    stem = preview.name[: -len(".mp4")]
+    master = write_new(folder / f"{stem}.master.mkv", lambda tmp: _encode(tmp, MASTER, frames, request.fps))
+    tail = write_new(folder / f"{stem}.latents.safetensors", lambda tmp: _save_latents(tmp, latents, meta))
+    files = ClipFiles(path=str(preview), master=str(master), sidecar="", latents=str(tail), frames=count,
+                      fps=request.fps, width=width, height=height, seed=request.seed)
+    recorded = {
+        "version": __version__,
+        "request": to_json(_shareable(request, folder)),
+        "result": {**to_json(files), "path": preview.name, "master": master.name, "latents": tail.name,
+                   "sidecar": None, **meta},
+    }
+    sidecar = write_text_new(folder / f"{stem}{SIDECAR_SUFFIX}", json.dumps(recorded, indent=2, sort_keys=True))
+    return ClipFiles(**{**to_json(files), "sidecar": str(sidecar)})
+
+
+def _shareable(request: ClipRequest, folder: Path) -> ClipRequest:
+    """As an image records its request (engine.metadata.shareable); the motion adapter is a model too."""
+    request = shareable(request, folder)
+    if request.motion_adapter:
+        request = replace(request, motion_adapter=_home_relative(request.motion_adapter))
+    return request
+
+
+def _encode(target: Path, fmt: Format, frames: np.ndarray, fps: int) -> None:
+    height, width = frames.shape[1:3]
+    even_w, even_h = even_size(fmt, width, height)
+    with Encoder(target, fmt, even_w, even_h, str(fps)) as encoder:
+        for frame in frames:
+            encoder.write(frame[:even_h, :even_w])
+
+
+def _save_latents(target: Path, latents: Any, meta: dict) -> None:
+    from safetensors.torch import save_file
+
+    tail = latents[:, -TAIL_LATENT_FRAMES:] if latents is not None else None
+    tensors = {"latents": tail.detach().float().cpu().contiguous()} if tail is not None else {}
+    save_file(tensors, str(target), metadata={"layout": "batch,frames,channels,height,width",
+                                              "family": str(meta.get("family", ""))})
+
+
+def read_frames(path: str | Path) -> np.ndarray:
+    """Every frame of a clip file (the master, or the preview) as F x H x W x 3 uint8."""
+    from engine.timeline.media import VideoFrames, probe
+
+    ref = probe(path, "clip")
+    reader = VideoFrames(ref)
+    try:
+        return np.stack([reader.frame(i).copy() for i in range(ref.frames)])
+    finally:
+        reader.close()
+
+
+def read_latents(path: str | Path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path)).get("latents")
+
+
+def sidecar_of(path: str | Path) -> Path:
+    """The sidecar of a clip: `path` itself, or the one beside a clip's preview or master."""
+    path = Path(path)
+    if path.name.endswith(SIDECAR_SUFFIX):
+        return path
+    for suffix in (".master.mkv", ".mp4"):
+        if path.name.endswith(suffix):
+            sidecar = path.with_name(path.name[: -len(suffix)] + SIDECAR_SUFFIX)
+            if sidecar.is_file():
+                return sidecar
+            raise BadInput(f"{path.name} has no {sidecar.name} beside it, so how it was made is unknown; "
+                           "regenerate from the clip's sidecar.")
+    raise BadInput(f"{path.name} is not a clip: give its {SIDECAR_SUFFIX} sidecar or its .mp4 preview.")
+
+
+def read_clip_request(path: str | Path) -> ClipRequest:
+    """The request that made the clip at `path` (its sidecar or preview), input files as paths again."""
+    sidecar = sidecar_of(path)
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        request = request_from_json(data["request"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{sidecar.name} is not a clip sidecar this version can read ({exc}).") from None
+    if not isinstance(request, ClipRequest):
+        raise BadInput(f"{sidecar.name} records a {request.task} request, not a clip.")
+    return _files_from(request, sidecar.parent)
