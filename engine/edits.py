@@ -192,10 +192,6 @@ def composite(original: np.ndarray, decoded: np.ndarray, window_box, alpha: np.n
     return out
 
 
-def settings_json(settings: EditSettings) -> dict:
-    return {name: getattr(settings, name) for name in EditSettings.__dataclass_fields__}
-
-
 class PreparedEdit:
     """Everything the edits of one image need, worked out once: the source, the settings with
     their defaults, the resolved model and its pipeline, the latent geometry and the grid.

@@ -16,6 +16,7 @@ from engine import edits, metrics
 from engine.api import CompareRequest, CompareResult, InpaintRequest, ResampleRequest
 from engine.atomic import write_new, write_text_new
 from engine.errors import BadInput
+from engine.images import load_rgb
 from engine.jobs import TaskContext
 from engine.tasks import inpaint, resample
 
@@ -41,7 +42,8 @@ def run(request: CompareRequest, context: TaskContext) -> CompareResult:
 
     original = prepared.source.pixels
     y = original.astype(np.float32) / 255.0
-    results = {name: _read(path) for name, path in (("resample", resampled.path), ("inpaint", inpainted.path))}
+    results = {name: np.asarray(load_rgb(path), dtype=np.float32)
+               for name, path in (("resample", resampled.path), ("inpaint", inpainted.path))}
     mask = np.zeros(original.shape[:2], dtype=bool)
     top, bottom, left, right = block.pixel_box
     mask[top:bottom, left:right] = True
@@ -98,13 +100,6 @@ class _Half:
 def _json_safe(values: dict) -> dict:
     """NaN (a measure undefined for this block, e.g. no pixel beyond the radius) becomes None: valid JSON."""
     return {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in values.items()}
-
-
-def _read(path: str) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.float32)
 
 
 def _save_rgb(pixels: np.ndarray, wanted: Path) -> Path:

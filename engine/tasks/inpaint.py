@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from engine import edits, sampling
-from engine.api import EditResult, GenerateRequest, ImageResult, InpaintRequest
+from engine.api import EditResult, GenerateRequest, ImageResult, InpaintRequest, to_json
 from engine.errors import BadInput
 from engine.grid import derive_grid_seeds, grid_noise
 from engine.images import load_rgb
@@ -150,7 +150,7 @@ def _save(pixels, request: InpaintRequest, filled: InpaintRequest, prepared: edi
                                 output_dir=request.output_dir, seed=seed)
     parameters = a1111_parameters(described, prepared.spec.id, prepared.source.width, prepared.source.height,
                                   settings.steps, settings.guidance, settings.scheduler)
-    extra = {"settings": edits.settings_json(settings)}
+    extra = {"settings": to_json(settings)}
     if prepared.source.grid is not None:
         extra["grid"] = prepared.source.grid.to_json()  # the unmasked area keeps the source's seeds
     return save_png(Image.fromarray(pixels), wanted, filled, parameters, extra=extra)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import edits, sampling
-from engine.api import EditResult, GenerateRequest, ImageResult, ResampleRequest
+from engine.api import EditResult, GenerateRequest, ImageResult, ResampleRequest, to_json
 from engine.errors import BadInput
 from engine.grid import derive_grid_seeds, grid_noise
 from engine.jobs import TaskContext
@@ -130,7 +130,7 @@ def _save(pixels: np.ndarray, request: ResampleRequest, filled: ResampleRequest,
     parameters = a1111_parameters(described, prepared.spec.id, prepared.source.width, prepared.source.height,
                                   settings.steps, settings.guidance, settings.scheduler)
     return save_png(Image.fromarray(pixels), wanted, filled, parameters,
-                    extra={"grid": grid.to_json(), "settings": edits.settings_json(settings)})
+                    extra={"grid": grid.to_json(), "settings": to_json(settings)})
 
 
 def _stem(image_path: str) -> str:

@@ -238,9 +238,27 @@ class _SlowLoading:
         self._model_cache = model_cache
         self._delay = delay
 
+        self.pipeline_calls = 0
+
     def pipeline(self, spec, kind="txt2img"):
+        self.pipeline_calls += 1
         time.sleep(self._delay)
         return self._model_cache.pipeline(spec, kind)
+
+
+def test_compare_prepares_the_edit_once_and_encodes_the_prompt_once(tmp_path, direct_context, source, monkeypatch):
+    from engine import sampling
+
+    encoded = []
+    real_encode = sampling.encode_conditioning
+    monkeypatch.setattr(sampling, "encode_conditioning", lambda *a, **k: encoded.append(a[2]) or real_encode(*a, **k))
+    read = []
+    real_load = edits.load_source
+    monkeypatch.setattr(edits, "load_source", lambda path: read.append(path) or real_load(path))
+    counting = _SlowLoading(direct_context.model_cache, 0.0)
+    direct_context.model_cache = counting
+    compare.run(CompareRequest(image=source, output_dir=str(tmp_path), row=1, col=2, seed=2), direct_context)
+    assert (read, counting.pipeline_calls, len(encoded)) == ([source], 1, 1)
 
 
 def test_compare_seconds_leave_model_loading_out(tmp_path, direct_context, source):

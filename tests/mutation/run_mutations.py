@@ -35,20 +35,25 @@ def copy_tree(target: Path) -> None:
         (target / "resources").symlink_to(REPO / "resources")
 
 
+def passes(tree: Path, tests: tuple[str, ...]) -> bool:
+    env = dict(os.environ, PYTHONPATH=str(tree), OMP_WAIT_POLICY="PASSIVE", QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+                          cwd=tree, env=env, capture_output=True, text=True)
+    return done.returncode == 0
+
+
 def run_one(tree: Path, mutation: Mutation) -> tuple[bool, float]:
     path = tree / mutation.path
     original = path.read_text(encoding="utf-8")
     if original.count(mutation.old) != 1:
         raise SystemExit(f"{mutation.name}: the text to mutate is not in {mutation.path} exactly once")
     path.write_text(original.replace(mutation.old, mutation.new), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(tree), OMP_WAIT_POLICY="PASSIVE", QT_QPA_PLATFORM="offscreen")
     started = time.time()
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutation.tests],
-                              cwd=tree, env=env, capture_output=True, text=True)
+        caught = not passes(tree, mutation.tests)
     finally:
         path.write_text(original, encoding="utf-8")
-    return done.returncode != 0, time.time() - started
+    return caught, time.time() - started
 
 
 def main(argv: list[str]) -> int:
@@ -60,6 +65,9 @@ def main(argv: list[str]) -> int:
                                env=dict(os.environ, PYTHONPATH=str(tree)), capture_output=True, text=True)
         if not check.stdout.strip().startswith(str(tree)):
             raise SystemExit(f"the copy's engine is not the one imported: {check.stdout or check.stderr}")
+        for tests in dict.fromkeys(m.tests for m in chosen):  # a mutant only counts against passing tests
+            if not passes(tree, tests):
+                raise SystemExit(f"the unmutated tree fails {' '.join(tests)}: fix that first")
         survived = []
         for mutation in chosen:
             caught, seconds = run_one(tree, mutation)

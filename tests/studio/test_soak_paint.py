@@ -18,7 +18,7 @@ from studio.binding_check import PROBE_CALLS, drops_references
 SOAK = Path(__file__).resolve().parent / "soak_window.py"
 
 
-def run_soak(kit, work: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def run_soak(kit, work: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_WAIT_POLICY="PASSIVE")
     return subprocess.run([sys.executable, str(SOAK), str(kit), str(work), *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
