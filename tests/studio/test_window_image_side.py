@@ -231,6 +231,7 @@ def test_every_control_is_reachable_at_the_minimum_window_size(qtbot, studio):
 
 def test_the_window_comes_back_exactly_where_it_was(qtbot, kit, tmp_path):
     first = _build(tmp_path, ModelRegistry(bundled_dir=kit), "geometry.ini")
+    qtbot.addWidget(first.window)  # closed after the test: a stray top-level window confuses later hover tests
     first.window.show()
     first.window.resize(1201, 777)
     first.window.move(37, 29)
@@ -238,6 +239,7 @@ def test_the_window_comes_back_exactly_where_it_was(qtbot, kit, tmp_path):
     where = (first.window.pos(), first.window.size())
     first.shutdown()
     second = _build(tmp_path, ModelRegistry(bundled_dir=kit), "geometry.ini")
+    qtbot.addWidget(second.window)
     try:
         second.window.show()
         assert (second.window.pos(), second.window.size()) == where
