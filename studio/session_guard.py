@@ -59,8 +59,14 @@ def recovery_notice(ended: list[UncleanEnd]) -> Optional[str]:
 def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True  # another studio in this process (tests build several)
-    if sys.platform == "win32":
-        return False  # os.kill would terminate it; a stale marker is the likelier case
+    if sys.platform == "win32":  # os.kill would terminate it; ask for a handle instead
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
