@@ -39,7 +39,8 @@ def test_models_list_shows_bundled_and_cached_models(kit, tmp_path):
     out = one_json(cli("models", "list", "--json", env_extra={"LATENT_STUDIO_RESOURCES": str(resources),
                                                                "HF_HUB_CACHE": str(tmp_path / "hub")}))
     entries = {m["id"]: m for m in out["models"]}
-    assert entries["tiny-sd1"] == {"id": "tiny-sd1", "family": "sd1", "source": "bundled", "available": True}
+    assert entries["tiny-sd1"] == {"id": "tiny-sd1", "family": "sd1", "kind": "image", "source": "bundled",
+                                   "available": True}
     assert entries["tiny-clip"]["family"] == "clip"
 
 
