@@ -47,7 +47,7 @@ def test_train_resume_export_and_generate(tmp_path):
     assert registry.default_image_model().id == "toy-scenes"
     assert registry.default_scorer().id == "toy-scenes-clip"
     request = GenerateRequest(prompt="a red circle on the left on a black background", seed=1, count=2,
-                              steps=2, output_dir=str(tmp_path / "out"))
+                              steps=2, rerank=True, output_dir=str(tmp_path / "out"))
     result = generate.run(request, JobContext(0, model_cache=ModelCache(registry, device="cpu")))
     assert len(result.images) == 2 and all(image.score is not None for image in result.images)
     pixels = np.asarray(Image.open(result.images[0].path))
