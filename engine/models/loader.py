@@ -139,6 +139,10 @@ def load_clip_pipeline(spec: ModelSpec, device: str, dtype, base: ModelSpec | No
                                            use_safetensors=safetensors)
     except (OSError, ValueError, EnvironmentError) as exc:
         raise BadInput(f"Could not load {spec.id} from {spec.location}: {exc}") from exc
+    if family.name in ("ltx", "wan"):
+        # decode in spatial tiles (and LTX in frame chunks): a long clip's decode then needs memory for
+        # a tile, not the whole clip at once; AnimateDiff and SVD decode in chunks of frames (families.Run)
+        pipe.vae.enable_tiling()
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
