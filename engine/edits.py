@@ -180,16 +180,16 @@ def _span(start: int, end: int, length: int, multiple: int) -> tuple[int, int]:
 
 
 def composite(original: np.ndarray, decoded: np.ndarray, window_box, alpha: np.ndarray) -> np.ndarray:
-    """Blend `decoded` (the window's pixels) into `original` with per-pixel `alpha`, as uint8."""
+    """Blend `decoded` (the window's pixels) into `original` with per-pixel `alpha`, as uint8.
+
+    Where alpha is 0 the result is the original bit for bit: 0 * x + 1 * y is exact in float32.
+    """
     top, bottom, left, right = window_box
     result = original.astype(np.float32)
     region = result[top:bottom, left:right]
     a = alpha[top:bottom, left:right, None]
     result[top:bottom, left:right] = a * decoded.astype(np.float32) + (1.0 - a) * region
-    out = np.clip(np.round(result), 0, 255).astype(np.uint8)
-    untouched = alpha == 0
-    out[untouched] = original[untouched]  # exactly the original where nothing was pasted
-    return out
+    return np.clip(np.round(result), 0, 255).astype(np.uint8)
 
 
 class PreparedEdit:
