@@ -370,6 +370,45 @@ def write_tiny_wan(folder: str | Path, model_id: str = "tiny-wan") -> Path:
     return folder
 
 
+def write_tiny_ip_adapter(folder: str | Path, base: str | Path) -> Path:
+    """A tiny IP-Adapter for the SD 1.x UNet at `base` (a pipeline folder): an image projection to 4
+    tokens and to_k_ip/to_v_ip weights for each of its cross-attention layers, in
+    `ip-adapter.safetensors`, with a tiny CLIPVisionModelWithProjection in `image_encoder/`. Loads
+    offline with `pipe.load_ip_adapter(folder, subfolder="", weight_name="ip-adapter.safetensors",
+    local_files_only=True)`."""
+    import torch
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    unet = UNet2DConditionModel.from_pretrained(Path(base) / "unet")
+    cross, embed, tokens = unet.config.cross_attention_dim, 32, 4
+    generator = torch.Generator().manual_seed(0)
+    weights = {
+        "image_proj.proj.weight": torch.randn(cross * tokens, embed, generator=generator) * 0.02,
+        "image_proj.proj.bias": torch.zeros(cross * tokens),
+        "image_proj.norm.weight": torch.ones(cross),
+        "image_proj.norm.bias": torch.zeros(cross),
+    }
+    key = 1  # diffusers numbers the cross-attention layers 1, 3, 5 ... in attn_processors order
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        hidden = unet.get_submodule(name[: -len(".processor")]).to_q.out_features
+        for part in ("to_k_ip", "to_v_ip"):
+            weights[f"ip_adapter.{key}.{part}.weight"] = torch.randn(hidden, cross, generator=generator) * 0.2
+        key += 2
+    save_file(weights, str(folder / "ip-adapter.safetensors"))
+    torch.manual_seed(0)
+    CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=32, projection_dim=embed, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+        intermediate_size=37, patch_size=8,
+    )).save_pretrained(folder / "image_encoder", safe_serialization=True)
+    return folder
+
+
 # Written into the `video_kit` fixture's folder next to a tiny SD 1.x base (the motion adapter's).
 VIDEO_KIT_WRITERS = {
     "sd1": write_tiny_sd1,

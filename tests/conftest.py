@@ -50,13 +50,16 @@ def kit_cache(kit):
 @pytest.fixture(scope="session")
 def video_kit(tmp_path_factory):
     """A folder of tiny clip models: an AnimateDiff motion adapter (on the tiny SD 1.x base it
-    names), SVD, LTX-Video and Wan, in diffusers layout. Separate from `kit`, so sessions that
+    names, with a tiny IP-Adapter for it), SVD, LTX-Video and Wan, in diffusers layout. Separate from `kit`, so sessions that
     make no clips never write them."""
     from engine.testing import VIDEO_KIT_WRITERS
+
+    from engine.testing import write_tiny_ip_adapter
 
     root = tmp_path_factory.mktemp("video-kit")
     for name, writer in VIDEO_KIT_WRITERS.items():
         writer(root / name)
+    write_tiny_ip_adapter(root / "ip-adapter", root / "sd1")  # no model of its own: the registry skips it
     return root
 
 

@@ -127,6 +127,26 @@ def test_image_to_clip_starts_from_the_image(video_cache, still, tmp_path, direc
     assert distance(near.clip) < distance(text.clip)
 
 
+def test_the_tiny_ip_adapter_loads_offline_and_steers_animatediff(video_kit, video_cache):
+    """An identity reference through IP-Adapter: loaded with local files only, a red and a blue
+    reference image make different clips from one seed; unloading drops its image encoder."""
+    import torch
+
+    from engine.models import loader
+
+    registry = video_cache.registry
+    pipe = loader.load_clip_pipeline(registry.resolve("tiny-animatediff"), "cpu", torch.float32,
+                                     registry.resolve("tiny-sd1"))  # its own copy: the adapter changes the UNet
+    pipe.load_ip_adapter(str(video_kit / "ip-adapter"), subfolder="", weight_name="ip-adapter.safetensors",
+                         local_files_only=True)
+    clips = [pipe(prompt="a cat", num_frames=4, height=32, width=32, num_inference_steps=2, output_type="np",
+                  generator=torch.Generator().manual_seed(0), ip_adapter_image=Image.new("RGB", (32, 32), colour)
+                  ).frames[0] for colour in ((250, 0, 0), (0, 0, 250))]
+    assert np.abs(clips[0] - clips[1]).mean() > 1e-3
+    pipe.unload_ip_adapter()
+    assert pipe.image_encoder is None
+
+
 # --- bad input: one sentence each ------------------------------------------------------------
 
 
