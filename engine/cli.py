@@ -8,10 +8,12 @@ through the same JobQueue the app uses, so the command line and the window behav
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,6 +64,23 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
+def _add_any_size(parser: argparse.ArgumentParser) -> None:
+    from engine.limits import MAX_PIXELS, NATIVE_REFUSE
+
+    parser.add_argument("--any-size", action="store_true",
+                        help=f"allow sizes more than {NATIVE_REFUSE}x the model's native size a side "
+                             f"(still at most {MAX_PIXELS // 1_000_000} megapixels)")
+
+
+def _out_dir(text: str) -> str:
+    """--out as an absolute folder; an empty one would silently mean the current folder."""
+    from engine.errors import BadInput
+
+    if not text.strip():
+        raise BadInput("--out is empty; name the folder to write results into.")
+    return str(Path(text).resolve())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(  # subcommand parsers inherit the class
         prog="latent-studio", description="Latent Studio: generate, resample and arrange images and clips."
@@ -92,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--rerank", action="store_true", help="score candidates with the CLIP scorer, best first")
     gen.add_argument("--scorer", default=None, help="CLIP scorer model (default: the bundled one)")
     gen.add_argument("--trust-pickle", action="store_true", help="allow a pickled .ckpt checkpoint you trust")
+    _add_any_size(gen)
     gen.add_argument("--out", required=True)
     _add_json(gen)
 
@@ -99,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("image")
     regen.add_argument("--out", required=True)
     regen.add_argument("--trust-pickle", action="store_true", help="allow a pickled .ckpt model you trust")
+    _add_any_size(regen)
     _add_json(regen)
 
     resample = sub.add_parser("resample", help="re-roll one block of the latent grid")
@@ -164,7 +185,7 @@ def _edit_fields(args) -> dict:
 
     rows, cols = args.grid if args.grid else (None, None)
     fields = dict(
-        image=str(Path(args.image).resolve()), output_dir=str(Path(args.out).resolve()),
+        image=str(Path(args.image).resolve()), output_dir=_out_dir(args.out),
         seed=random_seed() if args.seed is None else args.seed, grid_rows=rows, grid_cols=cols,
         settings=EditSettings(model=args.model, prompt=getattr(args, "prompt", None)),
     )
@@ -184,25 +205,26 @@ def _make_cache(extra_model_dirs: tuple[str, ...] = ()):
 
 
 def run_job(request: Any, models, show_progress: bool) -> Any:
-    """Submit one request to a fresh queue, wait for it, return its result or raise."""
+    """Check the request and its output folder, submit it to a fresh queue, wait for it, return
+    its result or raise. Everything checkable is checked before a model loads, so a mistake costs
+    no time and leaves nothing behind."""
     from engine.events import Progress
     from engine.jobs import JobQueue, JobStatus
+    from engine.validation import check_output_dir, check_request
 
+    check_request(request)
+    check_output_dir(request.output_dir)
     with JobQueue(model_cache=models) as queue:
         if show_progress:
             queue.subscribe(lambda e: _print_progress(e) if isinstance(e, Progress) else None)
         handle = queue.submit(request)
-        previous = signal.getsignal(signal.SIGINT)
 
-        def interrupt(signum, frame):  # Ctrl+C cancels the job cleanly instead of killing torch mid-step
+        def interrupt(signum, frame):  # Ctrl+C or a kill cancels the job cleanly instead of killing torch mid-step
             queue.cancel(handle)
 
-        signal.signal(signal.SIGINT, interrupt)
-        try:
+        with _signals_handled_by(interrupt):
             while not handle.wait(0.2):
                 pass
-        finally:
-            signal.signal(signal.SIGINT, previous)
     if show_progress:
         print(file=sys.stderr)
     if handle.status == JobStatus.COMPLETED:
@@ -210,6 +232,38 @@ def run_job(request: Any, models, show_progress: bool) -> Any:
     if handle.status == JobStatus.CANCELLED:
         raise CommandFailed("cancelled", "cancelled")
     raise CommandFailed(handle.error or "the job failed", handle.error_kind or "error")
+
+
+@contextlib.contextmanager
+def _signals_handled_by(handler):
+    """SIGINT and SIGTERM (what `kill`, systemd and job schedulers send) both run `handler`
+    for the duration; only the main thread may set handlers, elsewhere this changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _check_size(request, models, any_size: bool) -> None:
+    """Refuse a size far beyond the model's native one (engine.limits) unless --any-size; the
+    model is only looked up here, not loaded."""
+    from engine.errors import BadInput
+    from engine.limits import size_refusal
+    from engine.validation import check_pixels
+
+    spec = models.registry.resolve(request.model, trust_pickle=request.trust_pickle)
+    native_h, native_w = spec.size()
+    width = native_w if request.width is None else request.width
+    height = native_h if request.height is None else request.height
+    check_pixels(width, height)
+    refusal = None if any_size else size_refusal(width, height, (native_h, native_w), spec.id)
+    if refusal:
+        raise BadInput(refusal)
 
 
 def _print_progress(event) -> None:
@@ -225,7 +279,8 @@ def cmd_models_list(args) -> dict:
     if not args.json:
         for model in models:
             print(f"{model['id']:32} {model['family']:6} {model['source']:12} "
-                  f"{'available' if model['available'] else 'missing'}")
+                  f"{'available' if model['available'] else 'missing'}"
+                  + (f"  ({model['problem']})" if model.get("problem") else ""))
     return {"models": models}
 
 
@@ -235,13 +290,14 @@ def cmd_generate(args) -> dict:
     models = _make_cache()
     model = args.model or models.registry.default_image_model().id
     request = GenerateRequest(
-        prompt=args.prompt, negative_prompt=args.negative, output_dir=str(Path(args.out).resolve()), model=model,
+        prompt=args.prompt, negative_prompt=args.negative, output_dir=_out_dir(args.out), model=model,
         seed=random_seed() if args.seed is None else args.seed, count=args.count, steps=args.steps,
         guidance=args.guidance, scheduler=args.scheduler, width=args.width, height=args.height,
         grid_rows=args.grid[0], grid_cols=args.grid[1],
         init_image=str(Path(args.init_image).resolve()) if args.init_image else None,
         strength=args.strength, rerank=args.rerank, scorer=args.scorer, trust_pickle=args.trust_pickle,
     )
+    _check_size(request, models, args.any_size)
     result = run_job(request, models, show_progress=not args.json)
     if not args.json:
         for image in result.images:
@@ -253,14 +309,28 @@ def cmd_generate(args) -> dict:
 def cmd_regenerate(args) -> dict:
     from dataclasses import replace
 
+    from engine.errors import BadInput
     from engine.metadata import read_request
+    from engine.validation import check_request
 
+    name = Path(args.image).name
     request = read_request(args.image)
-    changes = {"output_dir": str(Path(args.out).resolve())}
+    if request.task == "compare":  # our comparisons record no request of their own; this one was made up
+        raise BadInput(f"{name} records a comparison, which regenerate does not remake; run "
+                       "`latent-studio compare` on its source image instead.")
+    changes = {"output_dir": _out_dir(args.out)}
     if request.task == "generate":
         # only this command line may vouch for a pickled model, never the image's metadata
         changes.update(rerank=False, scorer=None, trust_pickle=args.trust_pickle)
-    result = run_job(replace(request, **changes), _make_cache(), show_progress=not args.json)
+    request = replace(request, **changes)
+    models = _make_cache()
+    try:  # the metadata is untrusted input: the command line's bounds, before anything runs
+        check_request(request)
+        if request.task == "generate":
+            _check_size(request, models, args.any_size)
+    except BadInput as exc:
+        raise BadInput(f"{name} records a request that cannot run: {exc}") from None
+    result = run_job(request, models, show_progress=not args.json)
     if not args.json:
         print(result.images[0].path)
     return to_json(result)
@@ -400,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     as_json = getattr(args, "json", False)
     _quiet_libraries()
     try:
-        output = handler(args)
+        with _signals_handled_by(signal.default_int_handler):  # a kill outside a job: as Ctrl+C, "cancelled"
+            output = handler(args)
     except (StudioError, CommandFailed) as exc:
         return _fail(str(exc), getattr(exc, "kind", "error"), as_json)
     except KeyboardInterrupt:

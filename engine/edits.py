@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from typing import Any
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from engine.grid import cell_bounds
 from engine.images import load_rgb
 from engine.metadata import read_recorded
 from engine.preview import LatentPreviewer
+from engine.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,16 @@ def composite(original: np.ndarray, decoded: np.ndarray, window_box, alpha: np.n
     return np.clip(np.round(result), 0, 255).astype(np.uint8)
 
 
+def _check_recorded(image: str, settings: EditSettings, grid: GridSeeds | None) -> None:
+    """What an image's metadata records is untrusted input, bounded like the command line's."""
+    try:
+        check_fields(settings)
+        if grid is not None:
+            check_fields(grid)
+    except BadInput as exc:
+        raise BadInput(f"{Path(image).name} records settings that cannot be used: {exc}") from None
+
+
 class PreparedEdit:
     """Everything the edits of one image need, worked out once: the source, the settings with
     their defaults, the resolved model and its pipeline, the latent geometry and the grid.
@@ -207,6 +219,7 @@ class PreparedEdit:
         registry = model_cache.registry
         has_model = (settings.model or recorded.model) is not None
         settings = fill_settings(settings, recorded, None if has_model else registry.default_image_model().id)
+        _check_recorded(image, settings, self.source.grid)
         self.spec = registry.resolve(settings.model)
         if not self.spec.is_image_model:
             raise BadInput(f"{self.spec.id} is a {self.spec.family} model and cannot edit images.")

@@ -6,33 +6,51 @@ Input images may be 16-bit, CMYK, palette, greyscale or carry alpha; they are co
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from engine.errors import BadInput
+from engine.limits import MAX_IMAGE_PIXELS
 
-MAX_PIXELS = 64_000_000  # refuse decompression bombs with a sentence, not a crash
 
-
-def load_rgb(path: str | Path):
-    """Open `path` as an 8-bit RGB PIL image, whatever its mode."""
+@contextlib.contextmanager
+def open_image(path: str | Path) -> Iterator:
+    """`PIL.Image.open(path)` for a user's file, with one sentence for whatever is wrong with it:
+    missing, unreadable, truncated, or too large to open (a decompression bomb). Only the header
+    is read here; pixels load when the caller asks for them, inside the same checks."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path} does not exist or is not a file.")
+    # PIL warns between its own limit and twice that; ours is lower and checked below, so its
+    # warning would only be noise on stderr
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise BadInput(
-                    f"{path.name} is {image.width}x{image.height}, too large to edit; "
-                    f"scale it below {MAX_PIXELS // 1_000_000} megapixels first."
-                )
-            image.load()
-            return to_rgb(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise _too_large(path, f"is {image.width}x{image.height}")
+            yield image
+    except Image.DecompressionBombError:
+        raise _too_large(path, f"has more than {Image.MAX_IMAGE_PIXELS // 1_000_000} megapixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadInput(f"{path.name} is not a readable image ({exc}).") from exc
+
+
+def _too_large(path: Path, size: str) -> BadInput:
+    return BadInput(f"{path.name} {size}, too large to open; scale it below {MAX_IMAGE_PIXELS // 1_000_000} "
+                    "megapixels first.")
+
+
+def load_rgb(path: str | Path):
+    """Open `path` as an 8-bit RGB PIL image, whatever its mode."""
+    with open_image(path) as image:
+        image.load()
+        return to_rgb(image)
 
 
 def to_rgb(image):

@@ -109,25 +109,23 @@ def _home_relative(reference: str) -> str:
 
 def read_studio_metadata(path: str | Path) -> dict:
     """The `latent-studio` chunk of a PNG as a dict, with a clear error when there is none."""
-    from PIL import Image, UnidentifiedImageError
+    from engine.images import open_image
 
     path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"{path} does not exist or is not a file.")
-    try:
-        with Image.open(path) as image:
-            text = dict(getattr(image, "text", {}) or {}).get(STUDIO_KEY)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise BadInput(f"{path.name} is not a readable image ({exc}).") from exc
+    with open_image(path) as image:
+        text = dict(getattr(image, "text", {}) or {}).get(STUDIO_KEY)
     if not text:
         raise BadInput(
             f"{path.name} has no Latent Studio metadata (it was not generated here or its metadata "
             "was stripped), so its seeds are unknown."
         )
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except ValueError as exc:
         raise BadInput(f"{path.name} has damaged Latent Studio metadata ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise BadInput(f"{path.name} has damaged Latent Studio metadata (not a JSON object).")
+    return data
 
 
 def read_request(path: str | Path):

@@ -47,7 +47,10 @@ def load_text_to_image(spec: ModelSpec, device: str, dtype):
             with warnings.catch_warnings():
                 # newer diffusers renamed torch_dtype to dtype; the old name works everywhere we support
                 warnings.simplefilter("ignore", FutureWarning)
-                pipe = cls.from_pretrained(spec.location, torch_dtype=dtype, local_files_only=True, **extra)
+                # safetensors only, unless the user trusted this folder's pickles (the registry refuses
+                # them otherwise); diffusers would fall back to a pickled .bin on its own
+                pipe = cls.from_pretrained(spec.location, torch_dtype=dtype, local_files_only=True,
+                                           use_safetensors=None if spec.trust_pickle else True, **extra)
         except (OSError, ValueError, EnvironmentError) as exc:
             raise BadInput(f"Could not load {spec.id} from {spec.location}: {exc}") from exc
     pipe = pipe.to(device)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import BadInput, ModelNotFound, StudioError, UnsafeCheckpoint
 from engine.models import spec as specs
 from engine.models.single_file import (
-    FAMILY_CONFIGS, PICKLE_SUFFIXES, default_config_dir, detect_single_file_family,
+    FAMILY_CONFIGS, PICKLE_SUFFIXES, default_config_dir, detect_single_file_family, pickle_message,
 )
 from engine.models.spec import ModelSpec
 from engine.paths import bundled_models_dir
@@ -37,9 +38,51 @@ _PIPELINE_FAMILIES = {
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BadInput(f"{path} is not readable JSON ({exc}); the model folder looks damaged.") from exc
+    if not isinstance(data, dict):
+        raise BadInput(f"{path} holds {type(data).__name__} JSON, not an object; the model folder looks damaged.")
+    return data
+
+
+# latent-studio.json: key -> (the types its value may have, what it should look like)
+_MANIFEST_FIELDS = {
+    "id": ((str,), "a name"), "family": ((str,), "a family such as sd1"), "description": ((str,), "text"),
+    "native_size": ((list,), "[height, width]"), "default_steps": ((int,), "a whole number of steps"),
+    "default_guidance": ((int, float), "a number"), "default_scheduler": ((str,), "a scheduler name"),
+    "base": ((str,), "the id or folder of an SD 1.x model"), "default_frames": ((int,), "a whole number of frames"),
+    "default_fps": ((int,), "a whole number of frames per second"),
+}
+
+
+def _read_manifest(path: Path) -> dict:
+    """A model folder's latent-studio.json, with a sentence for any field of the wrong kind."""
+    manifest = _read_json(path)
+    for key, (types, looks) in _MANIFEST_FIELDS.items():
+        value = manifest.get(key)
+        wrong = value is not None and (not isinstance(value, types) or isinstance(value, bool))
+        if key == "native_size" and not wrong and value is not None:
+            wrong = len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        if wrong:
+            raise BadInput(f"{path} has {key} {value!r:.40}, which should be {looks}; fix or delete the file.")
+    return manifest
+
+
+def refuse_pickles(folder: Path, trust_pickle: bool, label: str | None = None) -> None:
+    """A diffusers folder whose weights are pickles (.bin, .ckpt, ...) would run arbitrary code when
+    loaded, exactly like a loose .ckpt: refused with the same sentence unless the user trusts it.
+    A component that also has .safetensors weights loads those and is fine."""
+    if trust_pickle:
+        return
+    for component in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:  # a CLIP folder's weights sit at the top
+        files = [p for p in component.iterdir() if p.is_file()]
+        if any(p.name.endswith(".safetensors") for p in files):
+            continue
+        pickles = sorted(p for p in files if p.suffix.lower() in PICKLE_SUFFIXES)
+        if pickles:
+            where = Path(label or folder.name, component.relative_to(folder), pickles[0].name)
+            raise UnsafeCheckpoint(pickle_message(str(where)))
 
 
 def detect_folder_family(folder: Path) -> str | None:
@@ -47,6 +90,8 @@ def detect_folder_family(folder: Path) -> str | None:
     index = folder / "model_index.json"
     if index.is_file():
         class_name = _read_json(index).get("_class_name", "")
+        if not isinstance(class_name, str):
+            raise BadInput(f"{index} names no pipeline class (_class_name {class_name!r:.40}); the model folder looks damaged.")
         if class_name in _PIPELINE_FAMILIES:
             return _PIPELINE_FAMILIES[class_name]
         if not class_name.startswith("StableDiffusion"):
@@ -69,7 +114,9 @@ def detect_folder_family(folder: Path) -> str | None:
 def spec_from_folder(folder: Path, source: str, model_id: str | None = None) -> ModelSpec | None:
     """A spec for a model folder, using its latent-studio.json manifest where present."""
     manifest_path = folder / "latent-studio.json"
-    manifest = _read_json(manifest_path) if manifest_path.is_file() else {}
+    manifest = _read_manifest(manifest_path) if manifest_path.is_file() else {}
+    if (folder / "model_index.json").is_file():
+        _read_json(folder / "model_index.json")  # damaged ones are refused here, not deep inside diffusers
     family = manifest.get("family") or detect_folder_family(folder)
     if family is None:
         return None
@@ -131,7 +178,10 @@ class ModelRegistry:
         found = []
         for child in sorted(folder.iterdir()):
             if child.is_dir():
-                spec = spec_from_folder(child, source)
+                try:
+                    spec = spec_from_folder(child, source)
+                except StudioError as exc:  # listed as unusable with its reason; it never hides the others
+                    spec = ModelSpec.unusable(child.name, source, str(child), str(exc))
                 if spec is not None:
                     found.append(spec)
             elif child.suffix == ".safetensors":
@@ -155,7 +205,10 @@ class ModelRegistry:
                 continue
             for revision in repo.revisions:
                 if "main" in revision.refs or len(repo.revisions) == 1:
-                    spec = spec_from_folder(Path(revision.snapshot_path), specs.HF_CACHE, model_id=repo.repo_id)
+                    try:
+                        spec = spec_from_folder(Path(revision.snapshot_path), specs.HF_CACHE, model_id=repo.repo_id)
+                    except StudioError as exc:
+                        spec = ModelSpec.unusable(repo.repo_id, specs.HF_CACHE, str(revision.snapshot_path), str(exc))
                     if spec is not None:
                         found.append(spec)
                     break
@@ -169,6 +222,8 @@ class ModelRegistry:
             return self.default_image_model()
         for spec in self.bundled():
             if spec.id == name:
+                if not spec.available:
+                    raise BadInput(spec.problem)
                 return spec
         path = Path(os.path.expanduser(name))
         if path.exists():
@@ -178,7 +233,7 @@ class ModelRegistry:
             if candidate.exists():
                 return self._resolve_path(candidate, trust_pickle)
         if _looks_like_repo_id(name):
-            return self._resolve_hf_cache(name)
+            return self._resolve_hf_cache(name, trust_pickle)
         known = ", ".join(s.id for s in self.list()) or "none"
         raise ModelNotFound(
             f"No model called {name!r}: give a bundled id ({known}), a diffusers folder, "
@@ -193,14 +248,12 @@ class ModelRegistry:
                     f"{path} is not a model folder: expected a diffusers pipeline (model_index.json) "
                     "or a CLIP model (config.json)."
                 )
-            return spec
+            refuse_pickles(path, trust_pickle)
+            return replace(spec, trust_pickle=trust_pickle)
         suffix = path.suffix.lower()
         if suffix in PICKLE_SUFFIXES:
             if not trust_pickle:
-                raise UnsafeCheckpoint(
-                    f"{path.name} is a pickled checkpoint, which can run arbitrary code when loaded; "
-                    "convert it to .safetensors, or pass --trust-pickle if you trust its source."
-                )
+                raise UnsafeCheckpoint(pickle_message(path))
             return ModelSpec(id=path.stem, family="sd1", source=specs.SINGLE_FILE, location=str(path),
                              trust_pickle=True)
         if suffix == ".safetensors":
@@ -208,7 +261,7 @@ class ModelRegistry:
             return ModelSpec(id=path.stem, family=family, source=specs.SINGLE_FILE, location=str(path))
         raise BadInput(f"{path} is not a model: expected a folder or a .safetensors file.")
 
-    def _resolve_hf_cache(self, repo_id: str) -> ModelSpec:
+    def _resolve_hf_cache(self, repo_id: str, trust_pickle: bool = False) -> ModelSpec:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -222,7 +275,8 @@ class ModelRegistry:
         spec = spec_from_folder(Path(folder), specs.HF_CACHE, model_id=repo_id)
         if spec is None:
             raise BadInput(f"{repo_id} is in the cache but is not a supported diffusers pipeline or CLIP model.")
-        return spec
+        refuse_pickles(Path(folder), trust_pickle, label=repo_id)
+        return replace(spec, trust_pickle=trust_pickle)
 
     # --- defaults ------------------------------------------------------------------------
 

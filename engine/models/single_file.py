@@ -36,9 +36,11 @@ SD2_KEY = "model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_
 UNET_KEY = "model.diffusion_model.input_blocks.0.0.weight"
 
 
-def _pickle_message(path: Path) -> str:
+def pickle_message(name: str | Path) -> str:
+    """The one sentence refusing a pickled checkpoint, loose or inside a model folder."""
+    name = name.name if isinstance(name, Path) else name
     return (
-        f"{path.name} is a pickled checkpoint, which can run arbitrary code when loaded; "
+        f"{name} is a pickled checkpoint, which can run arbitrary code when loaded; "
         "convert it to .safetensors, or pass --trust-pickle if you trust its source."
     )
 
@@ -67,7 +69,7 @@ def detect_single_file_family(path: str | Path) -> str:
     path = Path(path)
     _check_exists(path)
     if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise UnsafeCheckpoint(_pickle_message(path))
+        raise UnsafeCheckpoint(pickle_message(path))
     return family_from_shapes(_read_header(path), path.name)
 
 
@@ -119,7 +121,7 @@ def load_single_file(
     suffix = path.suffix.lower()
     if suffix in PICKLE_SUFFIXES:
         if not trust_pickle:
-            raise UnsafeCheckpoint(_pickle_message(path))
+            raise UnsafeCheckpoint(pickle_message(path))
     else:
         detected = detect_single_file_family(path)  # BadInput when not a readable SD safetensors file
         if path.suffix != SAFETENSORS_SUFFIX:

@@ -48,8 +48,6 @@ def run_prepared(request: InpaintRequest, prepared: edits.PreparedEdit, context:
         mask[top:bottom, left:right] = True
     else:
         mask = load_mask(request.mask, prepared.source.height, prepared.source.width)
-    if request.count < 1:
-        raise BadInput(f"Count must be at least 1, got {request.count}.")
 
     seconds = 0.0  # denoise + decode only (DESIGN section 6): not reading, setup or PNG writing
     results = []

@@ -44,19 +44,14 @@ def run_prepared(request: ResampleRequest, prepared: edits.PreparedEdit, context
     """`run` on an edit prepared already (compare prepares once for both of its sides)."""
     sampling.require_plain_unet(prepared.pipe, prepared.spec.id)
     block = prepared.block(request.row, request.col)
-    if request.count < 1:
-        raise BadInput(f"Count must be at least 1, got {request.count}.")
     if request.cell_seeds is not None and len(request.cell_seeds) != request.count:
         raise BadInput("Give one cell seed per candidate.")
     source_grid = request.grid_seeds or (
         prepared.source.grid if not prepared.imported else derive_grid_seeds(request.seed, prepared.rows, prepared.cols)
     )
-    strength = request.strength or (IMPORTED_STRENGTH if prepared.imported else 1.0)
-    if not 0.0 < strength <= 1.0:
-        raise BadInput(f"Strength must be in (0, 1], got {strength}.")
+    # None means the default; 0 is refused by the limits (it would change nothing), never read as "default"
+    strength = (IMPORTED_STRENGTH if prepared.imported else 1.0) if request.strength is None else request.strength
     radius_px = block.pixel_width if request.radius is None else float(request.radius)
-    if radius_px < 0:
-        raise BadInput(f"Radius must be 0 or more pixels, got {radius_px}.")
 
     seconds = 0.0  # denoise + decode only (DESIGN section 6): not reading, setup or PNG writing
     results = []

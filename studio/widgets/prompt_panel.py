@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from engine.api import EditSettings, GenerateRequest
 from engine.grid import MAX_SEED
 from engine.grid import random_seed as fresh_seed
+from engine.limits import size_warning
 from engine.models.registry import DEFAULT_IMAGE_MODEL
 from engine.models.spec import IMAGE_FAMILIES, ModelSpec
 from engine.schedulers import scheduler_names
@@ -107,6 +108,12 @@ class PromptPanel(QWidget):
 
         self.width_box = self._size_box("Image width in pixels")
         self.height_box = self._size_box("Image height in pixels")
+        self.size_warning = QLabel()  # far from the model's native size (engine.limits): say so, still allow it
+        self.size_warning.setObjectName("sizeWarning")
+        self.size_warning.setWordWrap(True)
+        self.size_warning.hide()
+        for box in (self.width_box, self.height_box):
+            box.valueChanged.connect(self._update_size_warning)
         self.steps_box = QSpinBox()
         self.steps_box.setRange(1, 200)
         self.steps_box.setValue(25)
@@ -204,6 +211,7 @@ class PromptPanel(QWidget):
         form.addRow("Model", self.model_combo)
         form.addRow("", self.model_info)
         form.addRow("Size", self._row(self.width_box, QLabel("×"), self.height_box))
+        form.addRow("", self.size_warning)
         form.addRow("Steps", self._row(self.steps_box, QLabel("Guidance"), self.guidance_box))
         form.addRow("Scheduler", self.scheduler_combo)
         form.addRow("Seed", self._row(self.seed_box, self.seed_lock, self.new_seed_button))
@@ -301,6 +309,14 @@ class PromptPanel(QWidget):
         self._show_what_it_draws(spec)
         if spec is not None and apply_defaults and not self._applying:
             self.apply_model_defaults(spec)
+        self._update_size_warning()
+
+    @Slot()
+    def _update_size_warning(self) -> None:
+        spec = self.current_spec()
+        warning = size_warning(self.width_box.value(), self.height_box.value(), spec.size(), spec.id) if spec else None
+        self.size_warning.setText(warning or "")
+        self.size_warning.setVisible(bool(warning))
 
     def apply_model_defaults(self, spec: ModelSpec) -> None:
         """Native size, default steps and guidance of `spec`; the scheduler choice is the user's."""

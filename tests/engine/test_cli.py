@@ -100,3 +100,40 @@ def test_no_model_and_no_bundled_model_names_the_fix(tmp_path):
     proc = cli("generate", "--prompt", "x", "--out", str(tmp_path), "--json", check=False,
                env_extra={"LATENT_STUDIO_RESOURCES": str(tmp_path / "empty")})
     assert proc.returncode != 0 and "--model" in one_json(proc)["error"]
+
+
+def run_main(capsys, *args):
+    """`latent-studio ARGS --json` in this process: (exit code, the one JSON object printed)."""
+    from engine.cli import main
+
+    code = main([*args, "--json"])
+    return code, one_json(subprocess.CompletedProcess(args, code, capsys.readouterr().out, ""))
+
+
+@pytest.mark.parametrize("extra", [
+    ["--steps", "1", "--guidance", "0"],  # a turbo model's settings: one step, no guidance
+    ["--width", "128", "--height", "128"],  # 4 times native a side: the largest without --any-size
+    ["--width", "160", "--height", "32", "--any-size"],  # beyond it, when asked for
+    ["--seed", str(2**64 - 1)],  # the largest seed torch takes
+])
+def test_valid_extremes_still_run(kit, tmp_path, capsys, extra):
+    code, out = run_main(capsys, "generate", "--model", str(kit / "sd1"), "--prompt", "a cat", "--steps", "2",
+                         "--grid", "1x1", "--out", str(tmp_path / "out"), *extra)
+    assert code == 0, out
+    with Image.open(out["images"][0]["path"]) as image:
+        wanted = (int(extra[extra.index("--width") + 1]), int(extra[extra.index("--height") + 1])) \
+            if "--width" in extra else (32, 32)
+        assert image.size == wanted
+
+
+def test_models_list_marks_a_damaged_folder_and_lists_the_rest(kit, tmp_path, capsys):
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(kit / "sd1", models / "good")
+    (models / "bad").mkdir()
+    (models / "bad" / "model_index.json").write_text("[]")
+    code, out = run_main(capsys, "models", "list", "--models-dir", str(models))
+    entries = {m["id"]: m for m in out["models"]}
+    assert code == 0 and entries["tiny-sd1"]["available"] is True
+    assert entries["bad"]["available"] is False and "model_index.json" in entries["bad"]["problem"]

@@ -124,8 +124,10 @@ def test_schedulers_by_name_are_reproducible(tmp_path, direct_context, scheduler
     ],
 )
 def test_bad_requests_get_clear_errors(tmp_path, direct_context, kw, message):
+    from engine.tasks import run_task  # where every executor checks a request's bounds (engine.validation)
+
     with pytest.raises(BadInput, match=message):
-        run(request(tmp_path, **kw), direct_context)
+        run_task(request(tmp_path, **kw), direct_context)
 
 
 @pytest.mark.parametrize("model", ["tiny-sd1", "tiny-sdxl"])

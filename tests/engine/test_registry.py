@@ -1,4 +1,6 @@
+import dataclasses
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -105,4 +107,77 @@ def test_damaged_manifest_is_reported(kit, tmp_path):
     shutil.copytree(kit / "sd1", copy)
     (copy / "latent-studio.json").write_text("{not json")
     with pytest.raises(BadInput, match="damaged"):
+        ModelRegistry(bundled_dir=tmp_path / "none").resolve(str(copy))
+
+
+def _copy_with_pickled_unet(kit: Path, folder: Path, keep_safetensors: bool = False) -> Path:
+    """The tiny sd1 pipeline with its UNet weights as a pickled .bin (what a trial folder had)."""
+    import torch
+    from safetensors.torch import load_file
+
+    shutil.copytree(kit / "sd1", folder)
+    weights = next((folder / "unet").glob("*.safetensors"))
+    torch.save(load_file(weights), folder / "unet" / "diffusion_pytorch_model.bin")
+    if not keep_safetensors:
+        weights.unlink()
+    return folder
+
+
+def test_pickles_inside_a_model_folder_are_refused_like_loose_ones(kit, tmp_path):
+    folder = _copy_with_pickled_unet(kit, tmp_path / "pickled")
+    registry = ModelRegistry(bundled_dir=tmp_path / "none")
+    with pytest.raises(UnsafeCheckpoint) as inside:
+        registry.resolve(str(folder))
+    loose = tmp_path / "model.bin"
+    loose.write_bytes(b"pickle")
+    with pytest.raises(UnsafeCheckpoint) as outside:
+        registry.resolve(str(loose))
+    assert str(inside.value) == str(outside.value).replace("model.bin", "pickled/unet/diffusion_pytorch_model.bin")
+
+
+def test_a_trusted_pickled_folder_loads_and_an_untrusted_one_never_reaches_diffusers(kit, tmp_path):
+    from engine.models.loader import load_text_to_image
+
+    folder = _copy_with_pickled_unet(kit, tmp_path / "pickled")
+    registry = ModelRegistry(bundled_dir=tmp_path / "none")
+    trusted = registry.resolve(str(folder), trust_pickle=True)
+    assert trusted.trust_pickle
+    assert load_text_to_image(trusted, "cpu", None).unet.config.sample_size > 0
+    # a spec that skipped the registry's check still loads safetensors only
+    untrusted = registry.resolve(str(kit / "sd1"))
+    with pytest.raises(BadInput, match="Could not load"):
+        load_text_to_image(dataclasses.replace(untrusted, location=str(folder)), "cpu", None)
+
+
+def test_a_folder_with_both_weights_loads_the_safetensors_without_trust(kit, tmp_path):
+    folder = _copy_with_pickled_unet(kit, tmp_path / "both", keep_safetensors=True)
+    spec = ModelRegistry(bundled_dir=tmp_path / "none").resolve(str(folder))
+    assert spec.available and not spec.trust_pickle
+
+
+@pytest.mark.parametrize("index", ["[]", "{\"_class_name\": ", "{\"_class_name\": 5}", "\"text\""])
+def test_a_damaged_model_folder_is_listed_unavailable_and_hides_no_other(kit, tmp_path, index):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(kit / "sd1", models / "good")
+    broken = models / "broken"
+    shutil.copytree(kit / "sd1", broken)
+    (broken / "latent-studio.json").unlink()
+    (broken / "model_index.json").write_text(index)
+    registry = ModelRegistry(bundled_dir=kit, local_folders=(models,))
+    listed = {spec.id: spec for spec in registry.list()}
+    assert {"tiny-sd1", "tiny-sd2", "tiny-sdxl", "tiny-clip"} <= set(listed) and listed["tiny-sd1"].available
+    assert listed["broken"].available is False and "model_index.json" in listed["broken"].problem
+    assert listed["broken"].summary()["problem"] == listed["broken"].problem
+    with pytest.raises(BadInput, match="model_index.json"):
+        registry.resolve(str(broken))
+
+
+@pytest.mark.parametrize("manifest", [{"native_size": "big"}, {"native_size": [64]}, {"default_steps": "many"},
+                                      {"default_guidance": True}, {"family": 3}, []])
+def test_a_manifest_with_wrong_types_is_named(kit, tmp_path, manifest):
+    copy = tmp_path / "odd"
+    shutil.copytree(kit / "sd1", copy)
+    (copy / "latent-studio.json").write_text(json.dumps(manifest))
+    with pytest.raises(BadInput, match="latent-studio.json"):
         ModelRegistry(bundled_dir=tmp_path / "none").resolve(str(copy))
