@@ -72,6 +72,16 @@ def _add_any_size(parser: argparse.ArgumentParser) -> None:
                              f"(still at most {MAX_PIXELS // 1_000_000} megapixels)")
 
 
+def _image_file(text: str) -> str:
+    """An input image as an absolute path, its header read now (missing, unreadable, too large), so
+    a bad file is named before a model loads rather than after."""
+    from engine.images import open_image
+
+    with open_image(text):
+        pass
+    return str(Path(text).resolve())
+
+
 def _out_dir(text: str) -> str:
     """--out as an absolute folder; an empty one would silently mean the current folder."""
     from engine.errors import BadInput
@@ -185,7 +195,7 @@ def _edit_fields(args) -> dict:
 
     rows, cols = args.grid if args.grid else (None, None)
     fields = dict(
-        image=str(Path(args.image).resolve()), output_dir=_out_dir(args.out),
+        image=_image_file(args.image), output_dir=_out_dir(args.out),
         seed=random_seed() if args.seed is None else args.seed, grid_rows=rows, grid_cols=cols,
         settings=EditSettings(model=args.model, prompt=getattr(args, "prompt", None)),
     )
@@ -294,7 +304,7 @@ def cmd_generate(args) -> dict:
         seed=random_seed() if args.seed is None else args.seed, count=args.count, steps=args.steps,
         guidance=args.guidance, scheduler=args.scheduler, width=args.width, height=args.height,
         grid_rows=args.grid[0], grid_cols=args.grid[1],
-        init_image=str(Path(args.init_image).resolve()) if args.init_image else None,
+        init_image=_image_file(args.init_image) if args.init_image else None,
         strength=args.strength, rerank=args.rerank, scorer=args.scorer, trust_pickle=args.trust_pickle,
     )
     _check_size(request, models, args.any_size)
@@ -355,7 +365,7 @@ def cmd_resample(args) -> dict:
 def cmd_inpaint(args) -> dict:
     from engine.api import InpaintRequest
 
-    mask = str(Path(args.mask).resolve()) if args.mask else None
+    mask = _image_file(args.mask) if args.mask else None
     request = InpaintRequest(count=args.count, mask=mask, **_edit_fields(args))
     return _run_edit(request, args, "seed")
 
