@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from engine import __version__
 from engine.api import to_json
+from engine.cli_clip import COMMANDS as CLIP_COMMANDS, add_parsers as add_clip_parsers
 from engine.cli_timeline import COMMANDS as TIMELINE_COMMANDS, add_parsers as add_timeline_parsers
 from engine.errors import StudioError
 from engine.grid import random_seed
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True)
     _add_json(gen)
 
-    regen = sub.add_parser("regenerate", help="make an image again from its Latent Studio metadata")
+    regen = sub.add_parser("regenerate", help="make an image (its PNG) or a clip (its sidecar or preview) again")
     regen.add_argument("image")
     regen.add_argument("--out", required=True)
     regen.add_argument("--trust-pickle", action="store_true", help="allow a pickled .ckpt model you trust")
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="keep the images, a contact sheet and per-image checks here")
     _add_json(evaluate)
     add_timeline_parsers(sub)  # project, timeline, export, otio
+    add_clip_parsers(sub)  # clip
     return parser
 
 
@@ -323,6 +325,10 @@ def cmd_regenerate(args) -> dict:
     from engine.metadata import read_request
     from engine.validation import check_request
 
+    from engine.cli_clip import is_clip_file, regenerate_clip
+
+    if is_clip_file(args.image):
+        return regenerate_clip(args)
     name = Path(args.image).name
     request = read_request(args.image)
     if request.task == "compare":  # our comparisons record no request of their own; this one was made up
@@ -458,6 +464,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "demo": cmd_demo,
     "eval": cmd_eval,
     **TIMELINE_COMMANDS,
+    **CLIP_COMMANDS,
 }
 
 
