@@ -26,7 +26,7 @@ from engine import __version__
 from engine.api import ClipFiles, ClipRequest, request_from_json, to_json
 from engine.atomic import write_new, write_text_new
 from engine.errors import BadInput
-from engine.metadata import _files_from, _home_relative, shareable
+from engine.metadata import _files_from, _home_relative, _relative_to, shareable
 from engine.timeline.encode import FORMATS, Encoder, Format, even_size
 
 MASTER = Format("master", ".mkv", "matroska", ("-c:v", "ffv1", "-level", "3", "-pix_fmt", "gbrp"), None, False)
@@ -60,7 +60,8 @@ def _shareable(request: ClipRequest, folder: Path) -> ClipRequest:
     request = shareable(request, folder)
     if request.motion_adapter:
         request = replace(request, motion_adapter=_home_relative(request.motion_adapter))
-    return request
+    references = tuple(_relative_to(path, folder) for path in request.identity_references)
+    return replace(request, identity_references=references)
 
 
 def _encode(target: Path, fmt: Format, frames: np.ndarray, fps: int) -> None:
@@ -123,4 +124,7 @@ def read_clip_request(path: str | Path) -> ClipRequest:
         raise BadInput(f"{sidecar.name} is not a clip sidecar this version can read ({exc}).") from None
     if not isinstance(request, ClipRequest):
         raise BadInput(f"{sidecar.name} records a {request.task} request, not a clip.")
-    return _files_from(request, sidecar.parent)
+    request = _files_from(request, sidecar.parent)
+    references = tuple(path if Path(path).is_absolute() else str((sidecar.parent / path).resolve())
+                       for path in request.identity_references)
+    return replace(request, identity_references=references)

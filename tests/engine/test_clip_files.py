@@ -24,7 +24,7 @@ def _write(tmp_path, frames, **changes):
     import torch
 
     fields = dict(prompt="a cat", output_dir=str(tmp_path), model="tiny-ltx", frames=len(frames), fps=12, seed=5,
-                  init_image=str(tmp_path / "still.png"))
+                  init_image=str(tmp_path / "still.png"), identity_references=(str(tmp_path / "refs" / "face.png"),))
     fields.update(changes)
     request = ClipRequest(**fields)
     latents = torch.arange(1 * 3 * 4 * 2 * 2, dtype=torch.float32).reshape(1, 3, 4, 2, 2)  # B, F, C, H, W
@@ -66,6 +66,7 @@ def test_the_sidecar_regenerates_the_request_and_names_no_local_folder(tmp_path)
     again = read_clip_request(files.path)  # the preview leads to its sidecar
     assert again == read_clip_request(files.sidecar)
     assert again.init_image == str(tmp_path / "still.png") and again.frames == request.frames
+    assert again.identity_references == (str(tmp_path / "refs" / "face.png"),)
     assert again.seed == request.seed and again.model == request.model
 
 
