@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 from engine.errors import BadInput
 
 
@@ -103,10 +105,12 @@ class Run:
     image: Any = None  # PIL image for image to clip (and cinemagraphs)
     strength: float = 1.0
     decode_chunk: int = 8
+    latents: Any = None  # AnimateDiff: the starting latents (a continued clip's held overlap frames)
+    condition_video: Any = None  # LTX: frames (PIL) the clip starts with, at frame 0 (a continued clip's tail)
 
 
 def make(pipe, family: Family, run: Run, callback: Callable) -> tuple[Any, Any]:
-    """Frames (F, H, W, 3 float32 in [0, 1]) and final latents of one clip."""
+    """Frames (F, H, W, 3 uint8) and final latents of one clip."""
     import torch
 
     final = {}
@@ -120,9 +124,11 @@ def make(pipe, family: Family, run: Run, callback: Callable) -> tuple[Any, Any]:
                   callback_on_step_end_tensor_inputs=["latents"])
     text = dict(prompt=run.prompt, negative_prompt=run.negative_prompt or None, guidance_scale=run.guidance)
     repeated = [run.image] * run.frames if run.image is not None else None
-    if family.name == "animatediff":
-        kwargs = dict(common, **text, decode_chunk_size=run.decode_chunk)
+    if family.name == "animatediff":  # decoded here, chunk by chunk straight to uint8 (decode_in_chunks)
+        kwargs = dict(common, **text, output_type="latent")
         kwargs.update(video=repeated, strength=run.strength) if repeated else kwargs.update(num_frames=run.frames)
+        if run.latents is not None:
+            kwargs["latents"] = run.latents
     elif family.name == "svd":
         kwargs = dict(common, image=run.image, num_frames=run.frames, fps=max(1, run.fps - 1),
                       min_guidance_scale=1.0, max_guidance_scale=run.guidance, decode_chunk_size=run.decode_chunk)
@@ -133,6 +139,8 @@ def make(pipe, family: Family, run: Run, callback: Callable) -> tuple[Any, Any]:
                       max_sequence_length=min(256, pipe.tokenizer.model_max_length))
         if run.image is not None:
             kwargs["conditions"] = [LTXVideoCondition(image=run.image, frame_index=0, strength=run.strength)]
+        if run.condition_video is not None:
+            kwargs["conditions"] = [LTXVideoCondition(video=run.condition_video, frame_index=0, strength=1.0)]
     else:  # wan: prompts encoded here, as diffusers' Wan pipelines clean them with ftfy, which we do not ship
         length = min(512, pipe.tokenizer.model_max_length)
         embeds = [wan_prompt_embeds(pipe, p, length) for p in (run.prompt, run.negative_prompt)]
@@ -140,11 +148,36 @@ def make(pipe, family: Family, run: Run, callback: Callable) -> tuple[Any, Any]:
                       guidance_scale=run.guidance, max_sequence_length=length)
         kwargs.update(video=repeated, strength=run.strength) if repeated else kwargs.update(num_frames=run.frames)
     with torch.inference_mode():
-        frames = pipe(**kwargs).frames[0]
+        made = pipe(**kwargs).frames
+        frames = decode_in_chunks(pipe, made, run.decode_chunk) if family.name == "animatediff" else to_uint8(made[0])
     latents = final.get("latents")
     if family.name == "ltx" and latents is not None and latents.ndim == 3:
-        latents = _unpack_ltx(pipe, latents, run)
+        latents = unpack_ltx_latents(pipe, latents, run)
     return frames, latents
+
+
+def to_uint8(frames) -> np.ndarray:
+    """A pipeline's float frames in [0, 1] (F, H, W, 3) as uint8, rounded."""
+    return (np.clip(np.asarray(frames, dtype=np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def decode_in_chunks(pipe, latents, chunk: int) -> np.ndarray:
+    """AnimateDiff latents (1, C, F, H, W) decoded `chunk` frames at a time into one uint8 array, so
+    a long clip never holds all its frames as floats (diffusers' own path holds them twice). The
+    same arithmetic as diffusers' postprocessing plus to_uint8, so the frames are the same."""
+    import torch
+
+    count = latents.shape[2]
+    frames = None
+    for start in range(0, count, chunk):
+        with torch.inference_mode():
+            video = pipe.decode_latents(latents[:, :, start:start + chunk], decode_chunk_size=chunk)
+            part = (video[0].permute(1, 2, 3, 0) / 2 + 0.5).clamp(0, 1).cpu().numpy()  # f, H, W, 3 in [0, 1]
+        if frames is None:
+            frames = np.empty((count, *part.shape[1:]), dtype=np.uint8)
+        frames[start:start + len(part)] = to_uint8(part)
+        del video, part
+    return frames
 
 
 def wan_prompt_embeds(pipe, prompt: str, length: int):
@@ -163,7 +196,7 @@ def wan_prompt_embeds(pipe, prompt: str, length: int):
     return states.to(pipe.transformer.dtype)
 
 
-def _unpack_ltx(pipe, latents, run: Run):
+def unpack_ltx_latents(pipe, latents, run: Run):
     """LTX keeps latents packed as (batch, tokens, channels); unpack to (batch, C, F, H, W)."""
     ratio_t, ratio_s = pipe.vae_temporal_compression_ratio, pipe.vae_spatial_compression_ratio
     frames = (run.frames - 1) // ratio_t + 1

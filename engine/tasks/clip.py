@@ -71,17 +71,16 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
         width=request.width, height=request.height, steps=request.steps, guidance=request.guidance,
         seed=request.seed, image=image, strength=strength,
     )
-    unpack = (lambda latents: families._unpack_ltx(view, latents, run_args)) if family.name == "ltx" else None
+    unpack = (lambda latents: families.unpack_ltx_latents(view, latents, run_args)) if family.name == "ltx" else None
     channels = _latent_channels(view)
     preview = clip_frame_previewer(family.name, channels, frames_first=family.name == "svd", unpack=unpack)
 
     context.check_cancelled()
     started = time.perf_counter()
-    made, latents = families.make(view, family, run_args, diffusers_callback(context, steps, preview))
+    frames, latents = families.make(view, family, run_args, diffusers_callback(context, steps, preview))
     context.check_cancelled()  # a cancel during the last steps interrupted the pipeline: nothing is written
     seconds = time.perf_counter() - started
 
-    frames = to_uint8(made)
     if mask is not None:
         frames = paste_onto_still(frames, np.asarray(image), mask, request.feather)
     if request.loop:
@@ -198,11 +197,6 @@ def _latent_channels(pipe) -> int:
 
 
 # --- frames ---------------------------------------------------------------------------------
-
-
-def to_uint8(frames) -> np.ndarray:
-    """A pipeline's float frames in [0, 1] (F, H, W, 3) as uint8, rounded."""
-    return (np.clip(np.asarray(frames, dtype=np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
 def paste_onto_still(frames: np.ndarray, still: np.ndarray, mask: np.ndarray, feather: int) -> np.ndarray:

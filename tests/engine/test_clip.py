@@ -200,3 +200,21 @@ def test_no_model_and_no_bundled_motion_model_says_how_to_get_one(video_cache, s
 def test_a_size_the_model_cannot_make(video_cache, still, tmp_path, direct_context):
     message = _refusal(_request("wan", tmp_path, still, width=36), video_cache, direct_context)
     assert "multiples of 16" in message
+
+
+def test_animatediff_decoded_in_chunks_equals_diffusers_own_decode(video_cache):
+    """Decoding straight to uint8 is diffusers' decode and postprocessing to the pixel (at its own
+    chunk of 16 frames); smaller chunks change the VAE's batch size, hence float rounding, by at
+    most one level (a clip always decodes with the same chunk, so it still reproduces exactly)."""
+    import torch
+
+    from engine.clips import families
+
+    registry = video_cache.registry
+    pipe = video_cache.clip_pipeline(registry.resolve("tiny-animatediff"), registry.resolve("tiny-sd1"))
+    kwargs = dict(prompt="a cat", num_frames=7, height=32, width=32, num_inference_steps=1)
+    latents = pipe(**kwargs, output_type="latent", generator=torch.Generator().manual_seed(0)).frames
+    theirs = pipe(**kwargs, output_type="np", generator=torch.Generator().manual_seed(0)).frames[0]
+    theirs = families.to_uint8(theirs)
+    assert np.array_equal(families.decode_in_chunks(pipe, latents, 16), theirs)
+    assert np.abs(families.decode_in_chunks(pipe, latents, 3).astype(int) - theirs).max() <= 1
