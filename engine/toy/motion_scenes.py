@@ -88,11 +88,11 @@ def parse_motion_caption(text: str) -> MotionClip:
         if motions[index]:
             raise ValueError(f"{text!r} gives one object two motions")
         motions[index] = match[1]
-    rates = tuple(_canonical_rate(m) for m in motions)
+    rates = tuple(canonical_rate(m) for m in motions)
     return MotionClip(scene, tuple(motions), rates)
 
 
-def _canonical_rate(motion: str | None) -> float:
+def canonical_rate(motion: str | None) -> float:
     if motion in ("growing", "shrinking"):
         return CANONICAL_SCALE_RATE
     return CANONICAL_SPEED if motion else 0.0
@@ -156,7 +156,7 @@ def with_motion(clip: MotionClip, index: int, motion: str | None) -> MotionClip:
     motions = list(clip.motions)
     rates = list(clip.rates)
     motions[index] = motion
-    rates[index] = _canonical_rate(motion)
+    rates[index] = canonical_rate(motion)
     return MotionClip(clip.scene, tuple(motions), tuple(rates))
 
 

@@ -1,0 +1,380 @@
+"""Train the bundled motion model "toy-scenes-motion" on CPU: seeded, checkpointed, resumable.
+
+    python -m engine.toy.training.train_motion --out runs/motion --minutes 100
+
+A diffusers `MotionAdapter` is put on the shipped toy-scenes UNet (`UNetMotionModel.from_unet2d`)
+and trained on procedural moving scenes (engine.toy.motion_scenes) at 64x64, 8 frames: the same
+v-prediction loss and zero-terminal-SNR schedule as the image UNet, one timestep per clip and
+fresh noise per frame, as AnimateDiff trains. The spatial UNet, the VAE and the text tower stay
+frozen, so the image model is untouched and the adapter is all that ships, with a text side of
+its own:
+
+Motion words reach the model through the text. They are not in the toy tokenizer ("moving",
+"to", "up", "down", "growing", "shrinking"), and a two-object caption with two motion phrases is
+27 tokens where the text tower has 20 positions. So the motion model carries its own copy of the
+toy text encoder and tokenizer: the five new words are added as whole-word tokens ("to" already
+is one, a piece of "top"), the position table
+grows to 28 (new rows start as copies of the last), and only those new rows train (textual
+inversion style), the tower's weights staying the scorer's. Every caption toy-scenes knows
+tokenizes and encodes exactly as before (the first 20 positions are unchanged, and CLIP's text
+attention is causal), so the motion model's first frame still speaks toy-scenes.
+
+The checkpoint (`<out>/motion/ckpt.pt`, every few minutes and at the end) holds the motion
+modules, their EMA, the new text rows and the optimiser; the same command resumes it.
+`engine.toy.training.export_motion` writes the adapter folder from whatever checkpoint exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import json
+import math
+import time
+from pathlib import Path
+
+from engine.threads import apply_thread_policy
+
+apply_thread_policy()  # before torch loads: passive OpenMP waits on a shared machine
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engine.paths import bundled_models_dir  # noqa: E402
+from engine.toy import motion_scenes as M  # noqa: E402
+from engine.toy.training.train import SIZE, Stage, ThreadTuner, log, lr_at, scheduler_config, to_tensor  # noqa: E402,F401
+
+FRAMES = M.DEFAULT_FRAMES
+MAX_TOKENS = 28  # the longest two-object caption with two motion phrases is 27 with BOS/EOS
+BASE_ID = "toy-scenes"
+
+
+def adapter_config() -> dict:
+    # motion_layers_per_block must equal the toy UNet's layers_per_block (1)
+    return dict(block_out_channels=(64, 128, 128), motion_layers_per_block=1, motion_num_attention_heads=4,
+                motion_norm_num_groups=32, motion_max_seq_length=32, use_motion_mid_block=True)
+
+
+def base_folder() -> Path:
+    return bundled_models_dir() / BASE_ID
+
+
+# ----------------------------------------------------------------------------- text side
+
+def motion_tokenizer(base: Path, folder: Path):
+    """The toy tokenizer with the motion words as whole-word tokens and room for 28 tokens;
+    written once into `folder`, then loaded from there (so the exported one is the trained one)."""
+    from transformers import AddedToken, CLIPTokenizer
+
+    folder = Path(folder)
+    if (folder / "tokenizer_config.json").is_file():
+        return CLIPTokenizer.from_pretrained(folder)
+    tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer")
+    # single_word: "to" must not match inside "bottom", nor "up" inside another word
+    tokenizer.add_tokens([AddedToken(w, single_word=True, lstrip=False, rstrip=False) for w in M.MOTION_WORDS])
+    tokenizer.model_max_length = MAX_TOKENS
+    tokenizer.save_pretrained(folder)
+    tokenizer = CLIPTokenizer.from_pretrained(folder)
+    for word in M.VOCABULARY:
+        assert len(tokenizer.tokenize(word)) == 1, (word, tokenizer.tokenize(word))
+    return tokenizer
+
+
+def motion_text_encoder(base: Path, vocab_size: int):
+    """The toy text encoder grown to `vocab_size` tokens and MAX_TOKENS positions; new token rows
+    start at the mean word embedding, new position rows as copies of the last one."""
+    from transformers import CLIPTextModel
+
+    old = CLIPTextModel.from_pretrained(base / "text_encoder")
+    config = old.config
+    old_vocab, old_positions = config.vocab_size, config.max_position_embeddings
+    config.vocab_size, config.max_position_embeddings = vocab_size, MAX_TOKENS
+    text = CLIPTextModel(config)
+    state = old.state_dict()
+    emb = text.embeddings
+    with torch.no_grad():
+        tok = state.pop("embeddings.token_embedding.weight")
+        pos = state.pop("embeddings.position_embedding.weight")
+        emb.token_embedding.weight[:old_vocab] = tok
+        emb.token_embedding.weight[old_vocab:] = tok[:old_vocab - 2].mean(0)
+        emb.position_embedding.weight[:old_positions] = pos
+        emb.position_embedding.weight[old_positions:] = pos[-1]
+    state = {k: v for k, v in state.items() if not k.endswith("position_ids")}
+    text.load_state_dict(state, strict=False)
+    text.eval().requires_grad_(False)
+    return text, old_vocab, old_positions
+
+
+def new_rows(text, old_vocab: int, old_positions: int) -> dict:
+    """The trainable text rows: {name: (parameter, first new row)}; old rows get no gradient."""
+    emb = text.embeddings
+    rows = {"token": (emb.token_embedding.weight, old_vocab), "position": (emb.position_embedding.weight, old_positions)}
+    for weight, first in rows.values():
+        weight.requires_grad_(True)
+        weight.register_hook(lambda g, first=first: torch.cat([torch.zeros_like(g[:first]), g[first:]]))
+    return rows
+
+
+def tokenize(tokenizer, captions) -> torch.Tensor:
+    return tokenizer(list(captions), padding="max_length", max_length=MAX_TOKENS, truncation=True,
+                     return_tensors="pt").input_ids
+
+
+# ----------------------------------------------------------------------------- model
+
+def load_base(base: Path):
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    vae = AutoencoderKL.from_pretrained(base / "vae").eval().requires_grad_(False)
+    unet = UNet2DConditionModel.from_pretrained(base / "unet")
+    return vae, unet
+
+
+def make_motion_unet(unet, seed: int):
+    from diffusers import MotionAdapter, UNetMotionModel
+
+    torch.manual_seed(seed)
+    adapter = MotionAdapter(**adapter_config())
+    zero_motion_outputs(adapter)
+    model = UNetMotionModel.from_unet2d(unet, motion_adapter=adapter)
+    model.freeze_unet2d_params()  # only the motion modules train
+    return model
+
+
+@torch.no_grad()
+def zero_motion_outputs(module):
+    """Zero every motion module's output projection, as AnimateDiff starts (diffusers draws them
+    at random): each module is then the identity and the model is toy-scenes frame by frame."""
+    for name, sub in module.named_modules():
+        if name.endswith("proj_out") and "motion_modules" in name:
+            sub.weight.zero_()
+            sub.bias.zero_()
+
+
+def motion_state(model) -> dict:
+    return {k: v for k, v in model.state_dict().items() if "motion_modules" in k}
+
+
+@torch.no_grad()
+def encode_clips(vae, videos: np.ndarray, gen: torch.Generator) -> torch.Tensor:
+    """N x F x H x W x 3 uint8 -> N x 4 x F x h x w scaled latents (a posterior sample)."""
+    n, f = videos.shape[:2]
+    dist = vae.encode(to_tensor(videos.reshape(n * f, *videos.shape[2:]))).latent_dist
+    z = (dist.mean + dist.std * torch.randn(dist.mean.shape, generator=gen)) * vae.config.scaling_factor
+    return z.reshape(n, f, *z.shape[1:]).permute(0, 2, 1, 3, 4)
+
+
+def v_loss(model, text, tokenizer, sched, z, captions, t, noise) -> torch.Tensor:
+    """Per-clip v-prediction MSE of `model` on latents z (N x C x F x h x w) at timesteps t (N)."""
+    n, _, f = z.shape[:3]
+    hidden = text(input_ids=tokenize(tokenizer, captions)).last_hidden_state
+    hidden = hidden.repeat_interleave(f, dim=0)  # UNetMotionModel wants the states per frame
+    tf = t.repeat_interleave(f)
+    flat = lambda x: x.permute(0, 2, 1, 3, 4).reshape(n * f, *x.shape[1:2], *x.shape[3:])  # noqa: E731
+    noisy = sched.add_noise(flat(z), flat(noise), tf)
+    target = sched.get_velocity(flat(z), flat(noise), tf)
+    noisy = noisy.reshape(n, f, *noisy.shape[1:]).permute(0, 2, 1, 3, 4)
+    pred = model(noisy, t, encoder_hidden_states=hidden).sample
+    pred = pred.permute(0, 2, 1, 3, 4).reshape(n * f, *pred.shape[1:2], *pred.shape[3:])
+    return ((pred - target) ** 2).reshape(n, -1).mean(1)
+
+
+OPPOSITE = {"moving to the left": "moving to the right", "moving to the right": "moving to the left",
+            "moving up": "moving down", "moving down": "moving up", "growing": "shrinking", "shrinking": "growing"}
+
+
+def wrong_motion(clip: M.MotionClip) -> M.MotionClip:
+    """The clip with each moving object given the opposite motion: the same number of tokens in
+    the same places, so only the motion words differ."""
+    out = clip
+    for index, motion in enumerate(clip.motions):
+        if motion:
+            out = M.with_motion(out, index, OPPOSITE[motion])
+    return out
+
+
+@torch.no_grad()
+def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count: int = 16,
+                    timesteps=(300, 600, 900)) -> dict:
+    """Loss with the right motion words against the opposite ones, same clips, noise and timesteps.
+
+    A model that ignores motion words scores the same on both (ratio 1.0); the ratio of the
+    mean wrong-word loss to the right-word loss says how much the words steer the motion."""
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    clips = []
+    while len(clips) < count:  # clips with at least one moving object
+        c = M.sample_clip(rng)
+        if any(c.motions):
+            clips.append(c)
+    videos = np.stack([M.render_clip(c) for c in clips])
+    z = encode_clips(vae, videos, gen)
+    right = [M.motion_caption(c) for c in clips]
+    wrong = [M.motion_caption(wrong_motion(c)) for c in clips]
+    out = {}
+    for tv in timesteps:
+        noise = torch.randn(z.shape, generator=gen)
+        t = torch.full((count,), tv, dtype=torch.long)
+        losses = []
+        for caps in (right, wrong):
+            losses.append(torch.cat([v_loss(model, text, tokenizer, sched, z[i:i + 4], caps[i:i + 4], t[i:i + 4],
+                                            noise[i:i + 4]) for i in range(0, count, 4)]).mean().item())
+        out[str(tv)] = {"right": round(losses[0], 5), "wrong": round(losses[1], 5),
+                        "ratio": round(losses[1] / losses[0], 4)}
+    return out
+
+
+# ----------------------------------------------------------------------------- training
+
+def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int | None, threads: int,
+          more_threads_at: float | None = None, batch: int = 4, lr: float = 1e-3, text_lr: float = 5e-3,
+          gap_every: int = 400, gap_clips: int = 16):
+    from diffusers import DDPMScheduler
+
+    stage = Stage(out, "motion", budget_s, every_s)
+    if stage.done and stage.over() and (max_steps is None or stage.state["step"] >= max_steps):
+        return stage.state  # finished: nothing to do
+    base = base_folder()
+    tokenizer = motion_tokenizer(base, out / "tokenizer")
+    text, old_vocab, old_positions = motion_text_encoder(base, len(tokenizer))
+    rows = new_rows(text, old_vocab, old_positions)
+    vae, unet = load_base(base)
+    model = make_motion_unet(unet, seed + 30)
+    motion_params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([{"params": motion_params, "lr": lr, "weight_decay": 0.01},
+                             {"params": [w for w, _ in rows.values()], "lr": text_lr, "weight_decay": 0.0}])
+    sched = DDPMScheduler(**{k: v for k, v in scheduler_config().items() if k != "set_alpha_to_one"})
+    ema = {k: v.detach().clone() for k, v in motion_state(model).items()}  # only they change
+    step, gaps = 0, []
+    rng = np.random.default_rng(seed + 31)
+    gen = torch.Generator().manual_seed(seed + 32)
+    if stage.state:
+        model.load_state_dict(stage.state["motion"], strict=False)
+        emb = text.embeddings
+        with torch.no_grad():
+            emb.token_embedding.weight.copy_(stage.state["token_rows"])
+            emb.position_embedding.weight.copy_(stage.state["position_rows"])
+        opt.load_state_dict(stage.state["opt"])
+        ema = stage.state["ema_motion"]
+        step = stage.state["step"]
+        gaps = json.loads(stage.state.get("gaps", "[]"))
+        rng.bit_generator.state = json.loads(stage.state["rng"])
+        gen.set_state(stage.state["gen"])
+    tuner = ThreadTuner(threads)
+    log(out, f"motion: {sum(p.numel() for p in motion_params) / 1e6:.2f}M motion params (spatial UNet, VAE, "
+        f"text tower frozen), {len(tokenizer) - old_vocab} new tokens, {MAX_TOKENS} positions, start step {step}, "
+        f"{tuner.describe() or f'thr {threads}'}")
+    running = None
+
+    def state():
+        emb = text.embeddings
+        return dict(motion=motion_state(model), ema_motion=ema, opt=opt.state_dict(), step=step,
+                    token_rows=emb.token_embedding.weight.detach().clone(),
+                    position_rows=emb.position_embedding.weight.detach().clone(),
+                    old_vocab=old_vocab, old_positions=old_positions,
+                    rng=json.dumps(rng.bit_generator.state), gen=gen.get_state(), loss=running,
+                    gaps=json.dumps(gaps))
+
+    def measure_gap():
+        with _swapped(model, ema):
+            gap = motion_word_gap(model, text, tokenizer, vae, sched, count=gap_clips)
+        gaps.append({"step": step, **gap})
+        log(out, f"motion step {step} right vs wrong motion word (EMA): " +
+            ", ".join(f"t={k} {v['right']:.4f}/{v['wrong']:.4f} ({v['ratio']:.3f}x)" for k, v in gap.items()))
+
+    if step == 0 and gap_every:
+        measure_gap()  # the baseline: an untrained adapter and text rows (gap_every 0: at the end only)
+    while not stage.over() and (max_steps is None or step < max_steps):
+        if more_threads_at is not None and time.time() >= more_threads_at and tuner.options[-1] < threads + 1:
+            tuner = ThreadTuner(threads + 1)  # the machine has more room now
+            more_threads_at = None
+            log(out, f"motion: up to {threads + 1} threads from now")
+        tick = time.time()
+        videos, captions, _ = M.render_clips(rng, batch, FRAMES)
+        z = encode_clips(vae, videos, gen)
+        captions = ["" if r < 0.1 else c for r, c in zip(torch.rand(batch, generator=gen).tolist(), captions)]
+        # timesteps leaning to high noise, where a clip's layout (and so its motion) is decided
+        t = (1000 * (1 - torch.rand(batch, generator=gen) ** 2)).long().clamp(0, 999)
+        noise = torch.randn(z.shape, generator=gen)
+        frac = stage.elapsed() / budget_s
+        decay = 0.5 * (1 + math.cos(math.pi * min(1.0, frac))) * 0.9 + 0.1
+        for group, base_lr in zip(opt.param_groups, (lr, text_lr)):
+            group["lr"] = lr_at(step, base_lr, 100) * decay
+        loss = v_loss(model, text, tokenizer, sched, z, captions, t, noise).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(motion_params, 1.0)
+        opt.step()
+        _update_ema(ema, model, step)
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        tuner.tick(time.time() - tick)
+        step += 1
+        if step % 25 == 0:
+            log(out, f"motion step {step} v-mse {running:.4f} t {stage.elapsed():.0f}s {tuner.describe()}")
+        if gap_every and step % gap_every == 0:
+            measure_gap()
+        stage.maybe_save(state)
+    if not gaps or gaps[-1]["step"] != step:
+        measure_gap()
+    stage.maybe_save(state, done=True)
+    return torch.load(stage.path, weights_only=True)
+
+
+class _swapped:
+    """Runs a block with the EMA motion weights in the model, then puts the live ones back."""
+
+    def __init__(self, model, weights: dict):
+        self.model, self.weights = model, weights
+
+    def __enter__(self):
+        self.live = {k: v.detach().clone() for k, v in motion_state(self.model).items()}
+        self.model.load_state_dict(self.weights, strict=False)
+
+    def __exit__(self, *exc):
+        self.model.load_state_dict(self.live, strict=False)
+
+
+EMA_DECAY = 0.995  # some 1,500 steps fit the CPU budget: a short horizon
+
+
+@torch.no_grad()
+def _update_ema(ema: dict, model, step: int):
+    d = min(EMA_DECAY, (1 + step) / (10 + step))
+    for k, v in motion_state(model).items():
+        ema[k].mul_(d).add_(v.detach(), alpha=1 - d)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="runs/motion")
+    parser.add_argument("--minutes", type=float, default=100.0, help="wall-clock training budget (survives resumes)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="most torch threads (a tuner picks 1..N)")
+    parser.add_argument("--more-threads-at", default=None,
+                        help="UTC HH:MM after which one more thread may be used (the machine frees up)")
+    parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--text-lr", type=float, default=5e-3)
+    parser.add_argument("--gap-every", type=int, default=400, help="steps between right/wrong motion-word measures")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "args.json").write_text(json.dumps(vars(args), indent=1))
+    at = None
+    if args.more_threads_at:
+        hh, mm = (int(x) for x in args.more_threads_at.split(":"))
+        now = time.gmtime()
+        at = calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0))
+        if at < time.time() - 12 * 3600:  # 00:10 given at 23:00 is tomorrow's
+            at += 86400
+    t0 = time.time()
+    log(out, f"start motion budget {args.minutes} min")
+    train(out, args.minutes * 60, args.seed, args.checkpoint_minutes * 60, args.max_steps, args.threads, at,
+          args.batch, args.lr, args.text_lr, args.gap_every)
+    log(out, f"finished in {(time.time() - t0) / 60:.1f} min this session")
+
+
+if __name__ == "__main__":
+    main()
