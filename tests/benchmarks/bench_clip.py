@@ -6,8 +6,10 @@ Prints one JSON object:
 - per_family: each tiny family (AnimateDiff on SD 1.x, SVD, LTX-Video, Wan) at 32x32, a clip
   of its default-ish length, `steps` steps: the task's `seconds` (denoise + decode, loading and
   file writing excluded) and seconds per frame, the best of two runs after a warm-up load.
-- memory: peak RSS of a fresh process making an 8-frame and a 32-frame tiny AnimateDiff clip
-  (AnimateDiff decodes in chunks of 8 frames); `ratio` = 32-frame peak / 8-frame peak.
+- memory: peak RSS of a fresh process making an 8-frame and a 32-frame tiny AnimateDiff clip at
+  64x64 (AnimateDiff decodes 8 frames at a time into one uint8 array); `ratio` = 32-frame peak /
+  8-frame peak. At this size the decoded frames are a few MB: the growth is the motion modules'
+  attention over 4x the frames during denoising, which chunked decoding does not touch.
 - with --real-size (meant for a GPU): one random-weight full-size architecture per family is not
   built here yet; the flag is refused so no figure is made up.
 """
