@@ -130,7 +130,7 @@ def make(pipe, family: Family, run: Run, callback: Callable) -> tuple[Any, Any]:
         if run.latents is not None:
             kwargs["latents"] = run.latents
     elif family.name == "svd":
-        kwargs = dict(common, image=run.image, num_frames=run.frames, fps=max(1, run.fps - 1),
+        kwargs = dict(common, image=run.image, num_frames=run.frames, fps=run.fps,  # the pipeline conditions on fps - 1
                       min_guidance_scale=1.0, max_guidance_scale=run.guidance, decode_chunk_size=run.decode_chunk)
     elif family.name == "ltx":
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
