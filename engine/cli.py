@@ -520,4 +520,8 @@ if __name__ == "__main__":
     from engine.threads import apply_thread_policy
 
     apply_thread_policy()  # `python -m engine.cli`; torch has not loaded yet
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy's: the subcommand modules import
+    # engine.cli, and an error class from a second copy of it would escape as a traceback.
+    from engine.cli import main as imported_main
+
+    sys.exit(imported_main())
