@@ -313,6 +313,36 @@ class ClipResult:
     seconds: float  # denoise + decode, loading and file writing excluded
 
 
+@dataclass(frozen=True)
+class ContinueRequest:
+    """Clip k+1 of a film: continues the clip at `clip` (its sidecar, preview or master) from its
+    last frame, or from frame `from_frame` (0-based), with `prompt`. The new clip starts from the
+    previous clip's last `overlap` frames (its stored tail latents where they cover them, no VAE
+    round trip) and keeps to `identity_references` (images of the shot's subject). `correction`
+    matches the new clip's colour statistics to the references (else to the previous clip), which
+    holds colour and contrast where naive chaining drifts hop by hop. The model, size, fps, steps
+    and guidance are the previous clip's unless given; `frames` counts the new frames only.
+    """
+
+    task: ClassVar[str] = "continue"
+    resource: ClassVar[str] = "gpu"
+
+    clip: str
+    prompt: str
+    output_dir: str
+    from_frame: int | None = None
+    overlap: int | None = None  # None: the family's own (AnimateDiff: the stored tail's frames)
+    negative_prompt: str = ""
+    frames: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int = 0
+    identity_references: tuple[str, ...] = ()
+    correction: bool = True
+    tail_latents: bool = True  # False re-encodes the master's frames even where latents are stored (naive chaining)
+    trust_pickle: bool = False
+
+
 # --- the task table ----------------------------------------------------------------------
 
 
@@ -335,6 +365,7 @@ TASKS: dict[str, Task] = {
     "compare": Task(CompareRequest, "engine.tasks.compare:run"),
     "export": Task(ExportRequest, "engine.tasks.export:run"),
     "clip": Task(ClipRequest, "engine.tasks.clip:run"),
+    "continue": Task(ContinueRequest, "engine.tasks.continue_clip:run"),
 }
 
 

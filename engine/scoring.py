@@ -34,6 +34,16 @@ class ClipScorer:
             image_embeds = image_embeds / image_embeds.norm(dim=-1, keepdim=True)
             return (image_embeds @ text_embeds.T).squeeze(-1).float().cpu().tolist()
 
+    def image_embeddings(self, images):
+        """Unit-length image embeddings (N x D numpy) of PIL images: the vision tower alone, for
+        comparing images with each other (a clip's identity to its references)."""
+        import torch
+
+        with torch.inference_mode():
+            pixels = self.image_processor(images=list(images), return_tensors="pt")["pixel_values"].to(self.device)
+            embeds = _embeds(self.model.get_image_features(pixel_values=pixels))
+            return (embeds / embeds.norm(dim=-1, keepdim=True)).float().cpu().numpy()
+
 
 def _embeds(output):
     # transformers 5 may return a model output object where 4.x returned a tensor
