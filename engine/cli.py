@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from engine import __version__
 from engine.api import to_json
+from engine.cli_chain import COMMANDS as CHAIN_COMMANDS, add_parsers as add_chain_parsers
 from engine.cli_clip import COMMANDS as CLIP_COMMANDS, add_parsers as add_clip_parsers
 from engine.cli_timeline import COMMANDS as TIMELINE_COMMANDS, add_parsers as add_timeline_parsers
 from engine.errors import StudioError
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(evaluate)
     add_timeline_parsers(sub)  # project, timeline, export, otio
     add_clip_parsers(sub)  # clip
+    add_chain_parsers(sub)  # continue, chain
     return parser
 
 
@@ -429,6 +431,16 @@ def cmd_eval(args) -> dict:
     def progress(stage: str, done: int, total: int) -> None:
         print(f"\r{stage} {done}/{total}   ", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
+    if models.registry.resolve(model).family == "animatediff":  # a motion model: graded on moving scenes
+        from engine.toy import evaluate_motion
+
+        report = evaluate_motion.evaluate(models, model_id=model, samples=args.samples, seed=args.seed,
+                                          out_dir=str(Path(args.out).resolve()) if args.out else None,
+                                          progress=None if args.json else progress)
+        if not args.json:
+            evaluate_motion.print_summary(report)
+        return report
+
     report = evaluate(
         models, model_id=model, scorer_id=args.scorer, samples=args.samples, seed=args.seed,
         out_dir=str(Path(args.out).resolve()) if args.out else None, scorer_samples=args.scorer_samples,
@@ -465,6 +477,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "eval": cmd_eval,
     **TIMELINE_COMMANDS,
     **CLIP_COMMANDS,
+    **CHAIN_COMMANDS,
 }
 
 
@@ -520,8 +533,4 @@ if __name__ == "__main__":
     from engine.threads import apply_thread_policy
 
     apply_thread_policy()  # `python -m engine.cli`; torch has not loaded yet
-    # Run the imported module's main, not this __main__ copy's: the subcommand modules import
-    # engine.cli, and an error class from a second copy of it would escape as a traceback.
-    from engine.cli import main as imported_main
-
-    sys.exit(imported_main())
+    sys.exit(main())

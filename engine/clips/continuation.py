@@ -98,7 +98,7 @@ def plan(family: str, new_frames: int, overlap: int | None, source: Source) -> P
         return Plan(wanted, wanted + new_frames)
     if family == "animatediff":
         stored = 0 if source.tail_latents is None else int(source.tail_latents.shape[1])
-        wanted = overlap or (stored or TAIL_LATENT_FRAMES)
+        wanted = overlap or min(stored or TAIL_LATENT_FRAMES, available)  # from frame 0 there is one frame
         if wanted > available:
             raise BadInput(f"{source.name} has {available} frames up to the chosen one; "
                            f"an overlap of {wanted} needs that many.")

@@ -1,0 +1,86 @@
+"""`latent-studio chain` and `continue`, run as a user runs them (tests/engine/test_cli.py's way)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.clips.files import read_frames
+from test_cli import cli, one_json  # tests/engine is on the path (pytest prepends it)
+
+
+def _models(video_kit) -> list[str]:
+    return ["--model", str(video_kit / "sd1"), "--motion-adapter", str(video_kit / "animatediff")]
+
+
+@pytest.fixture(scope="module")
+def made_chain(video_kit, tmp_path_factory):
+    root = tmp_path_factory.mktemp("chain")
+    pixels = np.full((32, 32, 3), 128, np.uint8)
+    pixels[8:24, 8:24] = (220, 30, 30)
+    Image.fromarray(pixels).save(root / "red.png")
+    shots = root / "shots.txt"
+    shots.write_text("# a red square\na red cat\na red cat walking | red.png\n\na red cat running | | 3\n")
+    out = root / "out"
+    report = one_json(cli("chain", "--shots", str(shots), *_models(video_kit), "--frames", "2", "--steps", "2",
+                          "--seed", "4", "--out", str(out), "--json"))
+    return out, report
+
+
+def test_chain_writes_every_clip_a_preview_and_the_measures_at_each_cut(made_chain):
+    out, report = made_chain
+    clips = report["clips"]
+    assert [c["clip"]["frames"] for c in clips] == [2, 2, 3]
+    assert [c["clip"]["seed"] for c in clips] == [4, 5, 6]
+    assert all(Path(c["clip"]["master"]).is_file() and Path(c["clip"]["sidecar"]).is_file() for c in clips)
+    assert len(report["cuts"]) == 2 and {"ssim", "histogram", "jump", "motion"} <= set(report["cuts"][0])
+    assert len(read_frames(report["preview"])) == 7
+    assert report["hops"][0]["drift"]["colour"] == 0.0
+
+
+def test_redo_k_leaves_the_clips_before_it_byte_identical(made_chain, video_kit):
+    out, report = made_chain
+    before = {c["clip"]["master"]: Path(c["clip"]["master"]).read_bytes() for c in report["clips"][:1]}
+    again = one_json(cli("chain", "--redo", "2", "--seed", "77", "--out", str(out), "--json"))
+    assert again["clips"][0] == report["clips"][0]
+    assert {m: Path(m).read_bytes() for m in before} == before
+    assert again["clips"][1]["clip"]["seed"] == 77 and again["clips"][1]["clip"]["master"] != report["clips"][1]["clip"]["master"]
+    assert again["clips"][2]["clip"]["master"] != report["clips"][2]["clip"]["master"]  # re-conditioned on the new 2
+    assert again["clips"][2]["clip"]["seed"] == 6
+
+
+def test_continue_from_a_frame_with_a_reference_prints_the_clip_and_its_cut(made_chain, tmp_path):
+    out, report = made_chain
+    first = report["clips"][0]["clip"]
+    made = one_json(cli("continue", first["path"], "--prompt", "a red cat turning", "--from-frame", "0",
+                        "--reference", str(out.parent / "red.png"), "--frames", "2", "--seed", "3",
+                        "--out", str(tmp_path), "--json"))
+    assert made["clip"]["frames"] == 2 and made["clip"]["seed"] == 3
+    assert {"ssim", "histogram", "jump", "motion"} <= set(made["cut"])
+
+
+def test_bad_input_gets_one_sentence_before_any_model_loads(made_chain, tmp_path):
+    out, report = made_chain
+    first = report["clips"][0]["clip"]
+    lone = tmp_path / "lone.mp4"
+    shutil.copyfile(first["path"], lone)
+    text = tmp_path / "notes.png"
+    text.write_text("words")
+    cases = [
+        (["continue", str(lone), "--prompt", "x"], "has no lone.clip.json beside it"),
+        (["continue", first["sidecar"], "--prompt", "x", "--reference", str(text)], "Identity reference notes.png"),
+        (["continue", first["sidecar"], "--prompt", "x", "--from-frame", "9"], "frame 9 is not one of them"),
+        (["chain", "--redo", "9", "--out", str(out)], "there is no shot 9 to redo"),
+    ]
+    for args, words in cases:
+        proc = cli(*args, "--out", str(tmp_path / "never"), "--json", check=False) if args[0] == "continue" \
+            else cli(*args, "--json", check=False)
+        assert proc.returncode != 0
+        error = one_json(proc)
+        assert words in error["error"], error
+        assert error["error"].count(". ") == 0 or error["error"].endswith(".")
+    assert not (tmp_path / "never").exists()
