@@ -135,7 +135,8 @@ def load_clip_pipeline(spec: ModelSpec, device: str, dtype, base: ModelSpec | No
                 adapter = diffusers.MotionAdapter.from_pretrained(spec.location, torch_dtype=dtype,
                                                                   local_files_only=True, use_safetensors=safetensors)
                 sd = load_text_to_image(base, "cpu", dtype)
-                pipe = diffusers.AnimateDiffPipeline.from_pipe(sd, motion_adapter=adapter, torch_dtype=dtype)
+                pipe = diffusers.AnimateDiffPipeline.from_pipe(sd, motion_adapter=adapter, torch_dtype=dtype,
+                                                               **_adapter_text_side(spec, dtype, safetensors))
             else:
                 cls = getattr(diffusers, family.text_class or family.image_class)
                 pipe = cls.from_pretrained(spec.location, torch_dtype=dtype, local_files_only=True,
@@ -149,6 +150,22 @@ def load_clip_pipeline(spec: ModelSpec, device: str, dtype, base: ModelSpec | No
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _adapter_text_side(spec: ModelSpec, dtype, safetensors) -> dict:
+    """A motion adapter folder may carry its own text encoder and tokenizer, used in place of its
+    base's: the bundled toy-scenes-motion does, since its motion words are not in toy-scenes'
+    vocabulary (engine.toy.training.train_motion)."""
+    from pathlib import Path
+
+    folder = Path(spec.location)
+    if not ((folder / "text_encoder").is_dir() and (folder / "tokenizer").is_dir()):
+        return {}
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    return {"text_encoder": CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=dtype,
+                                                          local_files_only=True, use_safetensors=safetensors),
+            "tokenizer": CLIPTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)}
 
 
 def derive_clip_pipeline(base, family_name: str, kind: str, scheduler=None):

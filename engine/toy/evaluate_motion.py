@@ -8,14 +8,14 @@ each at the model's defaults (8 frames, 20 steps, guidance 4, DPM++ 2M), and eve
 graded frame by frame by engine.toy.motion_checker. Reported per attribute, with the targets of
 issue 14 and the seconds per clip (denoise + decode, loading excluded).
 
-The clips are made with diffusers' AnimateDiffPipeline on the adapter folder's own text side and
-its base's VAE and UNet (`motion_pipeline`).
+The clips are made by the ordinary clip task (engine.tasks.clip), which loads the adapter on its
+base through the normal loader, with the adapter folder's own text encoder and tokenizer.
 """
 
 from __future__ import annotations
 
 import json
-import time
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -38,47 +38,17 @@ DEFAULT_SCHEDULER = "dpm++_2m"
 Progress = Callable[[str, int, int], None]
 
 
-def motion_pipeline(folder: str | Path, registry=None, dtype=None):
-    """AnimateDiffPipeline for a motion adapter folder: its MotionAdapter, text encoder and
-    tokenizer (which know the motion words), and its base's VAE, UNet and scheduler config."""
-    import torch
-    from diffusers import AnimateDiffPipeline, AutoencoderKL, MotionAdapter, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
+def make_clip(models, model_id: str, prompt: str, seed: int, out_dir: str | Path, **fields) -> tuple[np.ndarray, float]:
+    """One clip through the ordinary clip task at the model's defaults: (frames x H x W x 3 uint8,
+    seconds of denoise + decode)."""
+    from engine.api import ClipRequest
+    from engine.clips.files import read_frames
+    from engine.jobs import JobContext
+    from engine.tasks import clip
 
-    from engine.schedulers import make_scheduler
-
-    folder = Path(folder)
-    dtype = dtype or torch.float32
-    manifest = json.loads((folder / "latent-studio.json").read_text(encoding="utf-8"))
-    if registry is None:
-        from engine.models.registry import ModelRegistry
-
-        registry = ModelRegistry()
-    base = Path(registry.resolve(manifest["base"]).location)
-    adapter = MotionAdapter.from_pretrained(folder, torch_dtype=dtype, use_safetensors=True, local_files_only=True)
-    text = CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=dtype, use_safetensors=True,
-                                         local_files_only=True)
-    tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
-    vae = AutoencoderKL.from_pretrained(base / "vae", torch_dtype=dtype, use_safetensors=True, local_files_only=True)
-    unet = UNet2DConditionModel.from_pretrained(base / "unet", torch_dtype=dtype, use_safetensors=True,
-                                                local_files_only=True)
-    config = json.loads((base / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
-    scheduler = make_scheduler(manifest.get("default_scheduler", DEFAULT_SCHEDULER), config)
-    pipe = AnimateDiffPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, motion_adapter=adapter,
-                               scheduler=scheduler)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-def make_clip(pipe, prompt: str, seed: int, frames: int = M.DEFAULT_FRAMES, steps: int = DEFAULT_STEPS,
-              guidance: float = DEFAULT_GUIDANCE) -> np.ndarray:
-    """One clip as frames x 64 x 64 x 3 uint8."""
-    import torch
-
-    with torch.no_grad():
-        out = pipe(prompt=prompt, num_frames=frames, num_inference_steps=steps, guidance_scale=guidance,
-                   height=64, width=64, generator=torch.Generator().manual_seed(seed), output_type="np")
-    return (np.clip(np.asarray(out.frames[0]), 0, 1) * 255).round().astype(np.uint8)
+    request = ClipRequest(prompt=prompt, output_dir=str(out_dir), model=model_id, seed=seed, **fields)
+    result = clip.run(request, JobContext(0, model_cache=models))
+    return read_frames(result.clip.master), result.seconds  # the lossless master, frame for frame
 
 
 def sample_captions(rng: np.random.Generator, count: int, p_two: float = P_TWO) -> list[str]:
@@ -135,19 +105,20 @@ def meets(acc: dict) -> dict:
     return {k: None if v is None else bool(v >= TARGETS[k]) for k, v in values.items()}
 
 
-def evaluate(pipe, model_id: str = "toy-scenes-motion", samples: int = 42, seed: int = 0,
+def evaluate(models, model_id: str = "toy-scenes-motion", samples: int = 42, seed: int = 0,
              out_dir: str | Path | None = None, progress: Progress | None = None) -> dict:
-    """Generate one clip per sampled caption with `pipe`, check each, report per attribute."""
+    """Make one clip per sampled caption with `model_id` (the clip task, model defaults), check
+    each frame by frame, report per attribute."""
     captions = sample_captions(np.random.default_rng(seed), samples)
     rows, clips, seconds = [], [], []
-    for index, text in enumerate(captions):
-        start = time.perf_counter()
-        frames = make_clip(pipe, text, seed + index)
-        seconds.append(time.perf_counter() - start)
-        rows.append((text, check_clip(frames, text)))
-        clips.append(frames)
-        if progress:
-            progress("clips", index + 1, len(captions))
+    with tempfile.TemporaryDirectory(prefix="latent-studio-eval-") as scratch:
+        for index, text in enumerate(captions):
+            frames, took = make_clip(models, model_id, text, seed + index, Path(scratch) / str(index))
+            seconds.append(took)
+            rows.append((text, check_clip(frames, text)))
+            clips.append(frames)
+            if progress:
+                progress("clips", index + 1, len(captions))
     acc = summarise(rows)
     report = {"model": model_id, "seed": seed, "samples": acc.pop("samples"), "accuracy": acc,
               "targets": TARGETS, "meets_targets": meets(acc),
@@ -208,3 +179,24 @@ def write_gif(clips, path, columns: int = 4, scale: int = 2, fps: int = 8) -> Pa
     path = Path(path)
     iio.imwrite(path, video, duration=1000 / fps, loop=0)
     return path
+
+
+def print_summary(report: dict) -> None:
+    """The report in a few lines, for `latent-studio eval toy-scenes-motion` without --json."""
+    acc, n = report["accuracy"], report["samples"]
+
+    def show(value):
+        return "  n/a" if value is None else f"{value:5.2f}"
+
+    print(f"{report['model']}, seed {report['seed']}")
+    print(f"one object  ({n['single']:3d}): moves as named {show(acc['single']['motion'])}  still "
+          f"{show(acc['single']['still'])}  first frame {show(acc['single']['first_frame'])}  no flicker "
+          f"{show(acc['single']['flicker_free'])}")
+    print("  " + "  ".join(f"{k} {show(v)}" for k, v in acc["single"]["by_motion"].items()))
+    print(f"two objects ({n['two']:3d}): both as named {show(acc['two']['both_motion'])}  first frame "
+          f"{show(acc['two']['first_frame'])}")
+    print(f"colour kept in frames {show(acc['colour_frames'])}  shape kept {show(acc['shape_frames'])}")
+    print(f"{report['seconds_per_clip']:.2f} s per clip; targets met: "
+          + ", ".join(f"{k} {'n/a' if v is None else 'yes' if v else 'no'}" for k, v in report["meets_targets"].items()))
+    if report["contact_sheet"]:
+        print(f"contact sheet: {report['contact_sheet']}")

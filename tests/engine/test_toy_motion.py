@@ -99,8 +99,16 @@ def test_train_resume_export_load(tmp_path):
     assert sorted(p.name for p in dest.rglob("*.safetensors")) == ["diffusion_pytorch_model.safetensors", "model.safetensors"]
     assert not list(dest.rglob("*.bin")) and not dest.with_name(dest.name + ".tmp").exists()
 
-    pipe = E.motion_pipeline(dest)
-    frames = E.make_clip(pipe, M.EXAMPLE_CAPTION, seed=3, frames=4, steps=2)
-    again = E.make_clip(pipe, M.EXAMPLE_CAPTION, seed=3, frames=4, steps=2)
+    from engine.models.cache import ModelCache
+    from engine.models.registry import ModelRegistry
+
+    spec = ModelRegistry().resolve(str(dest))
+    assert (spec.family, spec.base, spec.available) == ("animatediff", "toy-scenes", True)
+    models = ModelCache(ModelRegistry())
+    frames, _ = E.make_clip(models, str(dest), M.EXAMPLE_CAPTION, 3, tmp_path / "a", frames=4, steps=2)
+    again, _ = E.make_clip(models, str(dest), M.EXAMPLE_CAPTION, 3, tmp_path / "b", frames=4, steps=2)
     assert frames.shape == (4, 64, 64, 3) and frames.dtype == np.uint8
     assert np.array_equal(frames, again)  # deterministic for a seed
+    pipe = models.clip_pipeline(spec, ModelRegistry().resolve("toy-scenes"))
+    assert pipe.tokenizer.model_max_length == TM.MAX_TOKENS  # the adapter's own text side, with motion words
+    assert len(pipe.tokenizer) > len(models.pipeline(ModelRegistry().resolve("toy-scenes")).tokenizer)
