@@ -340,6 +340,7 @@ class ContinueRequest:
     identity_references: tuple[str, ...] = ()
     correction: bool = True
     tail_latents: bool = True  # False re-encodes the master's frames even where latents are stored (naive chaining)
+    ip_adapter: str | None = None  # an IP-Adapter folder (AnimateDiff): the first reference steers the denoiser too
     trust_pickle: bool = False
 
 

@@ -1,6 +1,6 @@
 """`latent-studio continue` and `latent-studio chain` (engine.cli registers them).
 
-    continue CLIP --prompt TEXT [--from-frame N] [--reference IMG ...] [--no-correction]
+    continue CLIP --prompt TEXT [--from-frame N] [--reference IMG ...] [--ip-adapter DIR] [--no-correction]
              [--frames N] [--steps N] [--seed N] --out DIR [--json]
     chain --shots FILE [--model ID] [--motion-adapter ID] [--frames N] [--steps N] [--seed N]
           [--no-correction] [--redo K] --out DIR [--json]
@@ -30,6 +30,8 @@ def add_parsers(sub) -> None:
     cont.add_argument("--reference", action="append", default=[], metavar="IMG",
                       help="an identity reference image (repeatable): the clip keeps to its look")
     cont.add_argument("--overlap", type=int, default=None, help="how many frames of the clip the new one starts from")
+    cont.add_argument("--ip-adapter", default=None, metavar="DIR",
+                      help="an IP-Adapter folder (AnimateDiff): the first --reference steers the denoiser too")
     cont.add_argument("--trust-pickle", action="store_true", help="allow pickled weights you trust")
     _add_shared(cont)
     add_json(cont)
@@ -74,7 +76,7 @@ def cmd_continue(args) -> dict:
         clip=str(Path(args.clip).resolve()), prompt=args.prompt, negative_prompt=args.negative,
         output_dir=_out_dir(args.out), from_frame=args.from_frame, overlap=args.overlap, frames=args.frames,
         steps=args.steps, seed=_seed(args), identity_references=references, correction=not args.no_correction,
-        trust_pickle=args.trust_pickle,
+        ip_adapter=str(Path(args.ip_adapter).resolve()) if args.ip_adapter else None, trust_pickle=args.trust_pickle,
     )
     result = run_job(request, _make_cache(), show_progress=not args.json)
     if not args.json:

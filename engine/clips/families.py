@@ -107,6 +107,7 @@ class Run:
     decode_chunk: int = 8
     latents: Any = None  # AnimateDiff: the starting latents (a continued clip's held overlap frames)
     condition_video: Any = None  # LTX: frames (PIL) the clip starts with, at frame 0 (a continued clip's tail)
+    ip_image: Any = None  # AnimateDiff with an IP-Adapter loaded: the identity reference (PIL)
 
 
 def make(pipe, family: Family, run: Run, callback: Callable) -> tuple[Any, Any]:
@@ -129,6 +130,8 @@ def make(pipe, family: Family, run: Run, callback: Callable) -> tuple[Any, Any]:
         kwargs.update(video=repeated, strength=run.strength) if repeated else kwargs.update(num_frames=run.frames)
         if run.latents is not None:
             kwargs["latents"] = run.latents
+        if run.ip_image is not None:
+            kwargs["ip_adapter_image"] = run.ip_image
     elif family.name == "svd":
         kwargs = dict(common, image=run.image, num_frames=run.frames, fps=run.fps,  # the pipeline conditions on fps - 1
                       min_guidance_scale=1.0, max_guidance_scale=run.guidance, decode_chunk_size=run.decode_chunk)

@@ -18,6 +18,7 @@ from PIL import Image
 from engine.api import ClipResult, ContinueRequest
 from engine.clips import continuation, families, identity
 from engine.clips.files import write_clip
+from engine.errors import BadInput
 from engine.jobs import TaskContext, diffusers_callback
 from engine.models import loader
 from engine.preview import clip_frame_previewer
@@ -40,7 +41,10 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
     plan = continuation.plan(family.name, new_frames, request.overlap, source)
     height, width = source.frames.shape[1:3]
     shot = clip_task._fill_defaults(replace(shot, frames=plan.generated, width=width, height=height), model, None)
-    pipe = context.model_cache.clip_pipeline(model.spec, model.base)
+    if request.ip_adapter and not references:
+        raise BadInput("An IP-Adapter steers the clip toward an identity reference: give one with --reference.")
+    pipe = (identity.ip_adapter_pipeline(context.model_cache, model.spec, model.base, request.ip_adapter)
+            if request.ip_adapter else context.model_cache.clip_pipeline(model.spec, model.base))
     clip_task._check_shape(shot, pipe, family, model)
 
     last = Image.fromarray(source.frames[-1])
@@ -50,6 +54,7 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
         width=width, height=height, steps=shot.steps, guidance=shot.guidance, seed=shot.seed,
         image=last if family.name == "svd" else None,
         condition_video=[Image.fromarray(f) for f in source.frames[-plan.overlap:]] if family.name == "ltx" else None,
+        ip_image=Image.fromarray(references[0]) if request.ip_adapter else None,
     )
     progress = diffusers_callback(context, shot.steps, _previewer(view, family, run_args))
     if family.name == "animatediff":
@@ -73,7 +78,8 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
                        motion_adapter=model.spec.reference if model.base else None, trust_pickle=False)
     continues = {"clip": source.name, "from_frame": source.chosen, "overlap": plan.overlap,
                  "tail_latents": source.tail_latents is not None and family.name == "animatediff",
-                 "correction": request.correction, "references": list(names)}
+                 "correction": request.correction, "references": list(names),
+                 "ip_adapter": Path(request.ip_adapter).name if request.ip_adapter else None}
     files = write_clip(frames, latents, recorded, Path(request.output_dir), f"{_slug(request.prompt, 32)}-{request.seed}",
                        {"family": family.name, "model": model.label, "continues": continues})
     return ClipResult(model=model.label, clip=files, seconds=seconds)

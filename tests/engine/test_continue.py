@@ -124,3 +124,17 @@ def test_bad_input_gets_one_sentence(two_clips, context, tmp_path):
         with pytest.raises(BadInput, match=words):
             _continue(context, out=tmp_path / "never", **fields)
     assert not (tmp_path / "never").exists()
+
+
+def test_an_ip_adapter_steers_the_clip_toward_its_reference_and_leaves_the_cached_pipeline_alone(
+        two_clips, context, video_kit, tmp_path):
+    a, _ = two_clips
+    red, blue = _square(tmp_path / "red.png", (220, 30, 30)), _square(tmp_path / "blue.png", (30, 40, 220))
+    plain = read_frames(_continue(context, a.sidecar, tmp_path / "plain").master)
+    steered = {name: read_frames(_continue(context, a.sidecar, tmp_path / name, identity_references=(ref,),
+                                           ip_adapter=str(video_kit / "ip-adapter")).master)
+               for name, ref in (("red", red), ("blue", blue))}
+    assert _gap(steered["red"], steered["blue"]) > 0.5  # no correction here: the adapter alone makes them differ
+    assert np.array_equal(read_frames(_continue(context, a.sidecar, tmp_path / "again").master), plain)
+    with pytest.raises(BadInput, match="not an IP-Adapter folder"):
+        _continue(context, a.sidecar, tmp_path / "never", identity_references=(red,), ip_adapter=str(tmp_path))
