@@ -10,7 +10,7 @@ position:
             (no phrase: the object stays still)
 
 A clip starts with the object at its named position (the first frame is a toy-scenes picture of
-the caption without its motion phrases) and moves it at a constant rate: 0.8-1.4 px per frame at
+the caption without its motion phrases) and moves it at a constant rate: 1.2-2.0 px per frame at
 64 px for the four directions, a radius change of 3-5% per frame for growing and shrinking.
 Colour, shape, tint, shading and rotation stay as they are; size changes only when the caption
 says growing or shrinking. `render_clip(clip)` gives the ground-truth frames for any caption
@@ -41,9 +41,9 @@ MOTION_WORDS = sorted({w for phrase in MOTIONS for w in phrase.split()} - set(S.
 VOCABULARY = sorted(set(S.VOCABULARY) | set(MOTION_WORDS))
 
 DEFAULT_FRAMES = 8
-SPEED_RANGE = (0.8, 1.4)  # px per frame at 64 px for the four directions
+SPEED_RANGE = (1.2, 2.0)  # px per frame at 64 px for the four directions (8-14 px over 8 frames)
 SCALE_RANGE = (0.03, 0.05)  # radius change per frame (fraction) for growing/shrinking
-CANONICAL_SPEED = 1.1
+CANONICAL_SPEED = 1.6
 CANONICAL_SCALE_RATE = 0.04
 P_STILL = 0.2  # an object without a motion phrase
 
@@ -121,14 +121,14 @@ def sample_clip(rng: np.random.Generator, p_two: float = 0.3) -> MotionClip:
 def object_at(obj: S.SceneObject, motion: str | None, rate: float, frame: int, frames: int,
               size: int = 64) -> S.SceneObject:
     """Object `obj` in `frame` of a `frames`-long clip. A moving object passes its named position
-    at 40% of the clip (it starts a little behind it), so it stays in its region and in the frame."""
+    at a quarter of the clip (it starts a little behind it), so its first frame is in its region."""
     if not motion:
         return obj
     if motion in ("growing", "shrinking"):
         sign = 1.0 if motion == "growing" else -1.0
         return dataclasses.replace(obj, scale=obj.scale * (1.0 + sign * rate) ** frame)
     ux, uy = MOTIONS[motion]
-    travel = (frame - 0.4 * (frames - 1)) * rate / size  # fraction of the frame
+    travel = (frame - 0.25 * (frames - 1)) * rate / size  # fraction of the frame
     return dataclasses.replace(obj, dx=obj.dx + ux * travel, dy=obj.dy + uy * travel)
 
 

@@ -1,6 +1,7 @@
 """Export the trained motion adapter from a training checkpoint into resources/models.
 
     python -m engine.toy.training.export_motion --run runs/motion [--dest resources/models/toy-scenes-motion]
+        [--sheet resources/docs/toy-scenes-motion-sheet.png] [--gif resources/docs/toy-scenes-motion.gif]
 
 Writes an AnimateDiff motion adapter folder that names its base (the bundled toy-scenes):
 
@@ -83,15 +84,59 @@ def export(run: Path, dest: Path, use_ema: bool = True) -> dict:
     return info
 
 
+SHOWCASE = [
+    "a red circle on the left moving to the right on a black background",
+    "a large blue square in the center moving to the left on a white background",
+    "a yellow triangle at the top moving down on a gray background",
+    "a green circle at the bottom moving up on a black background",
+    "a purple square in the center growing on a white background",
+    "a large orange circle in the center shrinking on a gray background",
+    "a small red triangle on the right on a white background",
+    "a blue circle on the left moving up and a yellow square on the right moving down on a black background",
+]
+
+
+def write_docs(dest: Path, sheet: Path | None, gif: Path | None, seed: int = 7) -> list[dict]:
+    """Clips of SHOWCASE made by the clip task from the exported folder: a contact sheet of their
+    frames with the checker's verdicts, and an animated GIF of them side by side."""
+    import tempfile
+
+    from engine.models.cache import ModelCache
+    from engine.toy import evaluate_motion as E
+    from engine.toy.motion_checker import check_clip
+
+    models = ModelCache()
+    clips, checks = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, text in enumerate(SHOWCASE):
+            frames, _ = E.make_clip(models, str(dest), text, seed, Path(scratch) / str(index))
+            clips.append(frames)
+            checks.append(check_clip(frames, text))
+    if sheet:
+        E.write_clip_sheet(SHOWCASE, clips, checks, sheet)
+    if gif:
+        E.write_gif(clips, gif, columns=4, scale=2)
+    return [{"caption": t, **c.to_json()} for t, c in zip(SHOWCASE, checks)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", default="runs/motion")
     parser.add_argument("--dest", default=str(bundled_models_dir() / MODEL_ID))
     parser.add_argument("--no-ema", action="store_true", help="export the live weights, not their average")
+    parser.add_argument("--sheet", default=None, help="also write a contact sheet PNG of showcase clips here")
+    parser.add_argument("--gif", default=None, help="also write an animated GIF of the showcase clips here")
+    parser.add_argument("--skip-export", action="store_true", help="only the sheet/GIF, from the folder as it is")
     args = parser.parse_args(argv)
-    info = export(Path(args.run), Path(args.dest), use_ema=not args.no_ema)
-    size = sum(p.stat().st_size for p in Path(args.dest).rglob("*.safetensors"))
-    print(json.dumps({**info["training"], "dest": args.dest, "safetensors_mb": round(size / 2**20, 2)}, indent=1))
+    dest = Path(args.dest).resolve()
+    if not args.skip_export:
+        info = export(Path(args.run), dest, use_ema=not args.no_ema)
+        size = sum(p.stat().st_size for p in dest.rglob("*.safetensors"))
+        print(json.dumps({**info["training"], "dest": str(dest), "safetensors_mb": round(size / 2**20, 2)}, indent=1))
+    if args.sheet or args.gif:
+        for row in write_docs(dest, Path(args.sheet) if args.sheet else None, Path(args.gif) if args.gif else None):
+            print(json.dumps({"caption": row["caption"], "motion_ok": [o["motion_ok"] for o in row["objects"]],
+                              "travel_px": [o["travel_px"] for o in row["objects"]]}))
 
 
 if __name__ == "__main__":
