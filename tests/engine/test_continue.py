@@ -138,3 +138,27 @@ def test_an_ip_adapter_steers_the_clip_toward_its_reference_and_leaves_the_cache
     assert np.array_equal(read_frames(_continue(context, a.sidecar, tmp_path / "again").master), plain)
     with pytest.raises(BadInput, match="not an IP-Adapter folder"):
         _continue(context, a.sidecar, tmp_path / "never", identity_references=(red,), ip_adapter=str(tmp_path))
+
+
+@pytest.mark.parametrize("family, model, frames, new", [("ltx", "tiny-ltx", 9, 8), ("svd", "tiny-svd", 3, 3)])
+def test_ltx_and_svd_continue_from_the_tail_they_are_given(family, model, frames, new, context, tmp_path):
+    """LTX conditions natively on the tail's 9 frames (LTXVideoCondition), SVD on its last frame:
+    two different tails, one seed, two different continuations of the asked length."""
+    from engine.tasks import run_task
+
+    still = _square(tmp_path / "still.png", (200, 60, 40))
+    sources = [run_task(ClipRequest(prompt="a red cat", output_dir=str(tmp_path / "src"), model=model, frames=frames,
+                                    steps=2, seed=seed, init_image=still if family == "svd" else None), context).clip
+               for seed in (1, 2)]
+    made = [read_frames(_continue(context, s.sidecar, tmp_path / f"next-{i}", frames=new, steps=2).master)
+            for i, s in enumerate(sources)]
+    assert made[0].shape[0] == new and _gap(made[0], made[1]) > 0.5
+
+
+def test_wan_clips_are_refused_with_a_sentence(context, tmp_path):
+    from engine.tasks import run_task
+
+    wan = run_task(ClipRequest(prompt="a red cat", output_dir=str(tmp_path), model="tiny-wan", frames=5, steps=1),
+                   context).clip
+    with pytest.raises(BadInput, match="Continuing a wan clip is not supported yet"):
+        _continue(context, wan.sidecar, tmp_path / "never")
