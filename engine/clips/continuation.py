@@ -86,6 +86,8 @@ class Plan:
 
 def plan(family: str, new_frames: int, overlap: int | None, source: Source) -> Plan:
     available = len(source.frames)
+    if overlap is not None and overlap < 1:
+        raise BadInput(f"An overlap of {overlap} holds no frame of the clip; give 1 or more, or leave it out.")
     if family == "svd":
         return Plan(1, new_frames + 1)
     if family == "ltx":

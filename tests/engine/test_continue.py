@@ -119,6 +119,8 @@ def test_bad_input_gets_one_sentence(two_clips, context, tmp_path):
         (dict(clip=str(lone)), "has no lone.clip.json beside it"),
         (dict(clip=a.sidecar, identity_references=(str(notes),)), "Identity reference notes.png"),
         (dict(clip=a.sidecar, from_frame=4), "has frames 0 to 3; frame 4 is not one of them"),
+        (dict(clip=a.sidecar, overlap=0), "An overlap of 0 holds no frame"),
+        (dict(clip=a.sidecar, overlap=5), "an overlap of 5 needs that many"),
     ]
     for fields, words in cases:
         with pytest.raises(BadInput, match=words):
