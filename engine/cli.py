@@ -533,4 +533,8 @@ if __name__ == "__main__":
     from engine.threads import apply_thread_policy
 
     apply_thread_policy()  # `python -m engine.cli`; torch has not loaded yet
-    sys.exit(main())
+    # this file runs as __main__, and the subcommand modules import engine.cli (run_job) as a second
+    # module: its main catches that module's CommandFailed, so a failed job ends in one sentence here too
+    from engine.cli import main as package_main
+
+    sys.exit(package_main())

@@ -63,7 +63,7 @@ def test_continue_from_a_frame_with_a_reference_prints_the_clip_and_its_cut(made
     assert {"ssim", "histogram", "jump", "motion"} <= set(made["cut"])
 
 
-def test_bad_input_gets_one_sentence_before_any_model_loads(made_chain, tmp_path):
+def test_bad_input_gets_one_sentence(made_chain, tmp_path):
     out, report = made_chain
     first = report["clips"][0]["clip"]
     lone = tmp_path / "lone.mp4"
@@ -75,6 +75,7 @@ def test_bad_input_gets_one_sentence_before_any_model_loads(made_chain, tmp_path
         (["continue", first["sidecar"], "--prompt", "x", "--reference", str(text)], "Identity reference notes.png"),
         (["continue", first["sidecar"], "--prompt", "x", "--from-frame", "9"], "frame 9 is not one of them"),
         (["chain", "--redo", "9", "--out", str(out)], "there is no shot 9 to redo"),
+        (["continue", first["sidecar"], "--prompt", "x", "--overlap", "7"], "an overlap of 7 needs that many"),
     ]
     for args, words in cases:
         proc = cli(*args, "--out", str(tmp_path / "never"), "--json", check=False) if args[0] == "continue" \
