@@ -131,26 +131,28 @@ class Hold:
     1 after them (free throughout), read as engine.edits.threshold_hold reads a fall-off.
     """
 
-    def __init__(self, scheduler, tail, generated: int, steps: int, seed: int):
+    def __init__(self, scheduler, tail, generated: int, steps: int, seed: int, device="cpu", dtype=None):
         import torch
 
         from engine.edits import threshold_hold
 
+        tail = tail.to(device)
         overlap = tail.shape[2]
         scheduler.set_timesteps(steps)  # the pipeline sets the same ones again
         timesteps = scheduler.timesteps
         batch, channels, _, height, width = tail.shape
         noise = torch.randn((batch, channels, generated, height, width),
-                            generator=torch.Generator("cpu").manual_seed(seed))
+                            generator=torch.Generator("cpu").manual_seed(seed)).to(device)  # same noise on any device
         rest = tail[:, :, -1:].expand(batch, channels, generated - overlap, height, width)
         original = torch.cat([tail, rest], dim=2)
-        free = torch.ones((1, 1, generated, 1, 1))
+        free = torch.ones((1, 1, generated, 1, 1), device=device)
         free[:, :, :overlap] = 0.0
         for j in range(min(RAMP_FRAMES, generated - overlap)):
             free[:, :, overlap + j] = (j + 1) / (RAMP_FRAMES + 1)
         noised = scheduler.add_noise(original, noise, timesteps[:1])
         start = torch.where(free >= 1.0, noise * scheduler.init_noise_sigma, noised)
-        self.start = start / scheduler.init_noise_sigma  # the pipeline multiplies given latents by it
+        # the pipeline multiplies given latents by init_noise_sigma, and moves them to its device only
+        self.start = (start / scheduler.init_noise_sigma).to(dtype or start.dtype)
         self.hook = threshold_hold(scheduler, original, noise, free, timesteps)
 
     def callback(self, then):

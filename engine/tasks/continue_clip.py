@@ -59,7 +59,7 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
     progress = diffusers_callback(context, shot.steps, _previewer(view, family, run_args))
     if family.name == "animatediff":
         hold = continuation.Hold(view.scheduler, continuation.tail_latents(view, source, plan.overlap),
-                                 plan.generated, shot.steps, shot.seed)
+                                 plan.generated, shot.steps, shot.seed, view._execution_device, view.unet.dtype)
         run_args = replace(run_args, latents=hold.start)
         progress = hold.callback(progress)
 
