@@ -62,11 +62,9 @@ def _seed(args) -> int:
 
 
 def cmd_continue(args) -> dict:
-    from engine.api import ContinueRequest, to_json
-    from engine.cli import _make_cache, _out_dir, run_job
-    from engine.clips import drift
+    from engine.api import ContinueRequest
+    from engine.cli import _out_dir
     from engine.clips.continuation import read_source
-    from engine.clips.files import read_frames
     from engine.clips.identity import load_references
 
     references = tuple(str(Path(r).resolve()) for r in args.reference)
@@ -78,6 +76,33 @@ def cmd_continue(args) -> dict:
         steps=args.steps, seed=_seed(args), identity_references=references, correction=not args.no_correction,
         ip_adapter=str(Path(args.ip_adapter).resolve()) if args.ip_adapter else None, trust_pickle=args.trust_pickle,
     )
+    return _run_continue(request, source, args)
+
+
+def regenerate_continued(request, args) -> dict:
+    """`regenerate` of a continued clip: the continue its sidecar records, again, into --out."""
+    from dataclasses import replace
+
+    from engine.cli import _out_dir
+    from engine.clips.continuation import read_source
+    from engine.errors import BadInput
+    from engine.validation import check_request
+
+    source = read_source(request.clip, request.from_frame, request.tail_latents)
+    request = replace(request, output_dir=_out_dir(args.out), trust_pickle=args.trust_pickle)
+    try:
+        check_request(request)
+    except BadInput as exc:
+        raise BadInput(f"{Path(args.image).name} records a continue request that cannot run: {exc}") from None
+    return _run_continue(request, source, args)
+
+
+def _run_continue(request, source, args) -> dict:
+    from engine.api import to_json
+    from engine.cli import _make_cache, run_job
+    from engine.clips import drift
+    from engine.clips.files import read_frames
+
     result = run_job(request, _make_cache(), show_progress=not args.json)
     if not args.json:
         print(f"{result.clip.path}  ({result.clip.frames} frames, continuing {source.name} from frame {source.chosen})")

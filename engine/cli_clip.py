@@ -82,6 +82,13 @@ def regenerate_clip(args) -> dict:
     from engine.errors import BadInput
     from engine.validation import check_request
 
+    from engine.cli_chain import regenerate_continued
+    from engine.clips.continuation import recorded_request
+    from engine.clips.files import sidecar_of
+
+    continued = recorded_request(sidecar_of(args.image))
+    if continued is not None:  # a continued clip records how it continued its clip: continue that again
+        return regenerate_continued(continued, args)
     request = read_clip_request(args.image)
     # only this command line may vouch for pickled weights, never the sidecar
     request = replace(request, output_dir=_out_dir(args.out), trust_pickle=args.trust_pickle)

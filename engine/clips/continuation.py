@@ -20,15 +20,16 @@ Per family:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.api import ClipRequest
+from engine.api import ClipRequest, ContinueRequest, request_from_json
 from engine.clips.files import TAIL_LATENT_FRAMES, read_clip_request, read_frames, read_latents, sidecar_of
 from engine.errors import BadInput
+from engine.metadata import _relative_to
 
 RAMP_FRAMES = 2  # frames after the held overlap that are held to the tail's last frame early in the schedule
 LTX_OVERLAP = 9  # LTX conditions on 8k+1 frames: 9 is two latent frames
@@ -165,3 +166,30 @@ class Hold:
             return then(pipe, step, timestep, kwargs)
 
         return on_step_end
+
+
+# --- the request in the sidecar --------------------------------------------------------------
+
+
+def recordable(request: ContinueRequest) -> ContinueRequest:
+    """The request as the new clip's sidecar records it: its files relative to the clip's folder
+    (no local folder named), so `regenerate` continues the same clip the same way again."""
+    folder = Path(request.output_dir)
+    relative = lambda path: _relative_to(path, folder) if path else path  # noqa: E731
+    return replace(request, clip=relative(request.clip), output_dir="", ip_adapter=relative(request.ip_adapter),
+                   identity_references=tuple(relative(p) for p in request.identity_references), trust_pickle=False)
+
+
+def recorded_request(sidecar: Path) -> ContinueRequest | None:
+    """The continue request a clip's sidecar records, its files as paths again; None for a clip
+    that continues nothing."""
+    try:
+        recorded = json.loads(sidecar.read_text(encoding="utf-8"))["result"].get("continues")
+        if not recorded:
+            return None
+        request = request_from_json(recorded["request"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"{sidecar.name} is not a clip sidecar this version can read ({exc}).") from None
+    absolute = lambda path: str((sidecar.parent / path).resolve()) if path else path  # noqa: E731
+    return replace(request, clip=absolute(request.clip), ip_adapter=absolute(request.ip_adapter),
+                   identity_references=tuple(absolute(p) for p in request.identity_references))

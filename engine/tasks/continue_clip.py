@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from engine.api import ClipResult, ContinueRequest
+from engine.api import ClipResult, ContinueRequest, to_json
 from engine.clips import continuation, families, identity
 from engine.clips.files import write_clip
 from engine.errors import BadInput
@@ -73,13 +73,11 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
     if request.correction:
         frames = identity.match_statistics(frames, identity.statistics(references or source.frames))
     latents = families.latent_frames_first(latents, family) if latents is not None else None
-    names = tuple(Path(p).name for p in request.identity_references)  # a sidecar names no local folder
-    recorded = replace(shot, frames=len(frames), model=(model.base or model.spec).reference, identity_references=names,
+    recorded = replace(shot, frames=len(frames), model=(model.base or model.spec).reference,
                        motion_adapter=model.spec.reference if model.base else None, trust_pickle=False)
     continues = {"clip": source.name, "from_frame": source.chosen, "overlap": plan.overlap,
                  "tail_latents": source.tail_latents is not None and family.name == "animatediff",
-                 "correction": request.correction, "references": list(names),
-                 "ip_adapter": Path(request.ip_adapter).name if request.ip_adapter else None}
+                 "correction": request.correction, "request": to_json(continuation.recordable(request))}
     files = write_clip(frames, latents, recorded, Path(request.output_dir), f"{_slug(request.prompt, 32)}-{request.seed}",
                        {"family": family.name, "model": model.label, "continues": continues})
     return ClipResult(model=model.label, clip=files, seconds=seconds)

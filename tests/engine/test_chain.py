@@ -85,3 +85,13 @@ def test_bad_input_gets_one_sentence(made_chain, tmp_path):
         assert words in error["error"], error
         assert error["error"].count(". ") == 0 or error["error"].endswith(".")
     assert not (tmp_path / "never").exists()
+
+
+def test_regenerate_of_a_continued_clip_continues_its_clip_again(made_chain, tmp_path):
+    """Shot 2 as the chain first made it (a redo writes new files and removes none): its sidecar
+    records the continue, so regenerate continues shot 1 again and makes the same frames bit for bit."""
+    out, report = made_chain
+    second = report["clips"][1]["clip"]
+    again = one_json(cli("regenerate", second["path"], "--out", str(tmp_path), "--json"))
+    assert again["clip"]["master"] != second["master"] and "cut" in again
+    assert np.array_equal(read_frames(again["clip"]["master"]), read_frames(second["master"]))
