@@ -95,3 +95,24 @@ def test_regenerate_of_a_continued_clip_continues_its_clip_again(made_chain, tmp
     again = one_json(cli("regenerate", second["path"], "--out", str(tmp_path), "--json"))
     assert again["clip"]["master"] != second["master"] and "cut" in again
     assert np.array_equal(read_frames(again["clip"]["master"]), read_frames(second["master"]))
+
+
+def test_a_shots_file_reads_one_shot_a_line_and_says_what_is_wrong(tmp_path):
+    from engine.clips.chain import Shot, read_shots
+    from engine.errors import BadInput
+
+    good = tmp_path / "shots.txt"
+    good.write_text("# film\na red circle moving right\n\na red circle moving up | ref.png\n... moving down | | 16\n")
+    assert read_shots(good) == [Shot("a red circle moving right"),
+                                Shot("a red circle moving up", str((tmp_path / "ref.png").resolve())),
+                                Shot("... moving down", None, 16)]
+    cases = {"| ref.png\n": "line 1: a shot is `prompt | reference image | frames`",
+             "a | b | 3 | 4\n": "line 1: a shot is",
+             "a\na | | many\n": "line 2: the frame count 'many' is not a whole number",
+             "# only a comment\n": "has no shots"}
+    for text, words in cases.items():
+        good.write_text(text)
+        with pytest.raises(BadInput, match=words.replace("|", r"\|")):
+            read_shots(good)
+    with pytest.raises(BadInput, match="cannot be read"):
+        read_shots(tmp_path / "missing.txt")
