@@ -284,7 +284,7 @@ class ClipRequest:
     mask: str | None = None
     feather: int = 4  # pixels, inside the mask
     loop: bool = False
-    identity_references: tuple[str, ...] = ()  # images of the shot's subject (used by continue)
+    identity_references: tuple[str, ...] = ()  # images of the shot's subject: the clip's colours are matched to them
     trust_pickle: bool = False
 
 

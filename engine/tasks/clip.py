@@ -21,7 +21,7 @@ import numpy as np
 
 from engine import edits
 from engine.api import ClipRequest, ClipResult
-from engine.clips import families
+from engine.clips import families, identity
 from engine.clips.files import write_clip
 from engine.errors import BadInput
 from engine.images import load_rgb
@@ -50,6 +50,7 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
     model = resolve_model(request, context.model_cache.registry)
     family = families.family_of(model.spec)
     still, mask = _load_inputs(request)
+    references = identity.load_references(request.identity_references)  # a bad one is said before any work
     request = _fill_defaults(request, model, still)
     if family.text_class is None and still is None:
         raise BadInput(f"{model.label} ({family.name}) makes clips from an image; give one with --image.")
@@ -81,6 +82,8 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
     context.check_cancelled()  # a cancel during the last steps interrupted the pipeline: nothing is written
     seconds = time.perf_counter() - started
 
+    if references:  # the shot's look is its references' (engine.clips.identity), before any paste-back
+        frames = identity.match_statistics(frames, identity.statistics(references))
     if mask is not None:
         frames = paste_onto_still(frames, np.asarray(image), mask, request.feather)
     if request.loop:

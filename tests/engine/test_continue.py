@@ -164,3 +164,16 @@ def test_wan_clips_are_refused_with_a_sentence(context, tmp_path):
                    context).clip
     with pytest.raises(BadInput, match="Continuing a wan clip is not supported yet"):
         _continue(context, wan.sidecar, tmp_path / "never")
+
+
+def test_a_first_clip_with_a_reference_takes_its_colours(context, tmp_path):
+    """A chain's first shot is a plain clip; its references correct it as they correct a continue."""
+    red = _square(tmp_path / "red.png", (220, 30, 30))
+    plain = read_frames(_clip(context, tmp_path / "plain", seed=1).master)
+    from engine.tasks import run_task
+
+    kept = read_frames(run_task(ClipRequest(prompt="a red cat", output_dir=str(tmp_path / "kept"), model="tiny-animatediff",
+                                            frames=4, steps=3, seed=1, identity_references=(red,)), context).clip.master)
+    target = np.asarray(Image.open(red)).reshape(-1, 3).mean(axis=0)
+    assert np.abs(kept.reshape(-1, 3).mean(axis=0) - target).max() < 1.5
+    assert np.abs(plain.reshape(-1, 3).mean(axis=0) - target).max() > 5
