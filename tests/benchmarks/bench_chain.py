@@ -6,14 +6,18 @@
 Runs on the bundled motion model `toy-scenes-motion` when it is installed (identity measured with
 the bundled scorer `toy-scenes-clip`'s vision tower), else on the tiny random-weight AnimateDiff
 of engine.testing (and its tiny CLIP scorer); "model" in the JSON says which. Shots keep the
-object and change its motion ("a red circle moving to the right", "... moving up", ...).
+object and change its motion.
 
 - naive: each clip continues from the previous clip's last frame alone, decoded and encoded again
   (no stored latents), nothing corrected (engine.clips.chain.NAIVE);
 - ours: from the stored tail latents (two frames held, the next ramped), colours corrected.
 
+Shots follow the motion model's caption grammar ("a large red circle in the center moving to the
+right on a gray background", then "... moving up", ...); the identity reference is that circle as
+the toy renderer draws it, given to ours as every shot's reference (naive has none).
+
 Per method, over the seeds: identity at hop N / hop 1 (CLIP image cosine and colour-histogram
-correlation to hop 1's first frame), colour drift at hop N (RGB distance of mean colour to hop
+correlation to the reference), colour drift at hop N (RGB distance of mean colour to hop
 1's, 0-255), contrast and sharpness ratios at hop N, and at every cut SSIM, histogram correlation
 and the object's jump against its frame-to-frame motion (pixels). `targets` checks the issue's:
 ours keeps identity at hop N >= 0.9 of hop 1, every cut's jump within 3 px, ours' colour drift at
@@ -34,12 +38,25 @@ from _common import direct_context, emit, machine  # noqa: E402
 BUNDLED = "toy-scenes-motion"
 BUNDLED_SCORER = "toy-scenes-clip"
 MOTIONS = ("moving to the right", "moving up", "moving to the left", "moving down")
+SHOT = "a large red circle in the center {} on a gray background"  # the motion model's caption grammar
 
 
-def shots(hops: int):
+def shots(hops: int, reference: str | None):
     from engine.clips.chain import Shot
 
-    return [Shot(f"a red circle {MOTIONS[i % len(MOTIONS)]}") for i in range(hops)]
+    return [Shot(SHOT.format(MOTIONS[i % len(MOTIONS)]), reference) for i in range(hops)]
+
+
+def write_reference(work: Path, size: int) -> tuple[str, object]:
+    """The object as the toy renderer draws it (engine.toy.motion_scenes): the identity every hop is measured against."""
+    from PIL import Image
+
+    from engine.toy.motion_scenes import render_clip
+
+    frame = render_clip(SHOT.replace(" {}", ""), frames=1, size=size)[0]  # the still caption
+    path = work / "reference.png"
+    Image.fromarray(frame).save(path)
+    return str(path), frame
 
 
 def models(tiny: bool, work: Path, device: str):
@@ -61,16 +78,17 @@ def models(tiny: bool, work: Path, device: str):
     return ModelCache(ModelRegistry(bundled_dir=work / "kit"), device=device), "tiny-animatediff", scorer, "tiny kit"
 
 
-def run_method(cache, model: str, settings_fields: dict, hops: int, seed: int, frames, steps, scorer, out: Path) -> dict:
+def run_method(cache, model: str, settings_fields: dict, hops: int, seed: int, frames, steps, scorer, out: Path,
+               reference: tuple[str, object], use_reference: bool) -> dict:
     from engine.clips import chain, drift
     from engine.clips.files import read_frames
     from engine.tasks import run_task
 
     context = direct_context(cache)
     settings = chain.Settings(model=model, frames=frames, steps=steps, **settings_fields)
-    report = chain.run_chain(shots(hops), settings, chain.with_seeds(hops, seed), out,
-                             lambda request: run_task(request, context))
-    return drift.chain([read_frames(c["clip"]["master"]) for c in report["clips"]], None, scorer)
+    report = chain.run_chain(shots(hops, reference[0] if use_reference else None), settings,
+                             chain.with_seeds(hops, seed), out, lambda request: run_task(request, context))
+    return drift.chain([read_frames(c["clip"]["master"]) for c in report["clips"]], [reference[1]], scorer)
 
 
 def summarise(measured: list[dict]) -> dict:
@@ -113,10 +131,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         cache, model, scorer, which = models(args.tiny, work, args.device)
-        methods = {"naive": NAIVE, "ours": {}}
+        reference = write_reference(work, cache.registry.resolve(model).size()[0])
+        methods = {"naive": (NAIVE, False), "ours": ({}, True)}  # ours keeps to the reference
         results = {name: summarise([run_method(cache, model, fields, args.hops, seed, args.frames, args.steps, scorer,
-                                               work / f"{name}-{seed}") for seed in range(args.seeds)])
-                   for name, fields in methods.items()}
+                                               work / f"{name}-{seed}", reference, use_reference)
+                                    for seed in range(args.seeds)])
+                   for name, (fields, use_reference) in methods.items()}
     ours, naive = results["ours"], results["naive"]
     identity = ours["identity_hop_n_over_hop_1"]["clip"] or ours["identity_hop_n_over_hop_1"]["colour"]
     report = {
