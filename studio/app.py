@@ -79,7 +79,8 @@ def build_studio(registry: ModelRegistry | None = None, data_dir: Path | None = 
     return Studio(window, queue, bridge, controller, models, guard)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, project: str | None = None) -> int:
+    """The window; `project` is a project folder to open (else the last one's autosave is offered)."""
     broken = broken_binding_message()
     if broken:
         print(broken, file=sys.stderr)
@@ -90,5 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     apply_dark_theme(app)
     studio = build_studio(record_crashes=True)
     studio.window.show()
+    if project is not None:
+        studio.window.timeline_side.open(project)
+    else:
+        studio.window.timeline_side.offer_recovery()
     app.aboutToQuit.connect(studio.shutdown)
     return app.exec()

@@ -43,6 +43,26 @@ class _Call(QRunnable):
         self._signals.done.emit(self._ticket, result, error)
 
 
+class PythonThreadPool:
+    """A stand-in for QThreadPool whose one worker is a Python thread, for BackgroundCalls(pool=...).
+
+    OpenTimelineIO's pybind11 bindings hang for good when called on a QThreadPool thread while
+    other Qt threads run Python (reproduced with project saves beside video decodes); on a thread
+    Python created they don't. Project files go through OTIO, so they run here.
+    """
+
+    def __init__(self, name: str):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def start(self, runnable: QRunnable) -> None:
+        self._executor.submit(runnable.run)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
 class BackgroundCalls(QObject):
     """`call(work, on_done, on_failed)`: `work()` runs on the pool, then `on_done(result)` or
     `on_failed(message)` runs on this object's thread.

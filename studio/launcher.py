@@ -1,4 +1,4 @@
-"""The `latent-studio` entry point: no arguments opens the window, anything else is the CLI.
+"""The `latent-studio` entry point: no arguments (or a project folder) opens the window, anything else is the CLI.
 
 Kept in `studio` so that `engine` never imports the GUI.
 """
@@ -23,18 +23,24 @@ def has_screen(environ=os.environ, platform: str = sys.platform) -> bool:
     return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
+def opens_project(args: list[str]) -> str | None:
+    """`latent-studio PROJECT_DIR`: the one argument is a folder (no subcommand is), so it opens in the window."""
+    return args[0] if len(args) == 1 and os.path.isdir(args[0]) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     from engine.threads import apply_thread_policy
 
-    apply_thread_policy(gui=not args)  # before anything loads torch
-    if not args:
+    project = opens_project(args)
+    apply_thread_policy(gui=not args or project is not None)  # before anything loads torch
+    if not args or project is not None:
         if not has_screen():
             print(NO_SCREEN, file=sys.stderr)
             return 2
         from studio.app import main as run_app
 
-        return run_app(sys.argv[:1])
+        return run_app(sys.argv[:1], project=project)
     from engine.cli import main as run_cli
 
     return run_cli(args)

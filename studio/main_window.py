@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self._file_calls = BackgroundCalls(latest_only=False, parent=self)
         self._build_actions()
         self._connect()
+        self._dock_timeline(settings)
         self._restore()
 
     # --- construction ----------------------------------------------------------------------
@@ -112,6 +113,27 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
+
+    def _dock_timeline(self, settings: QSettings) -> None:
+        """The timeline dock along the bottom, under the candidates, and the project commands."""
+        from studio.timeline_side import TimelineSide
+
+        self.timeline_side = TimelineSide(self, settings)
+        timeline_dock = self._dock("Timeline", "TimelineDock", self.timeline_side.panel, Qt.BottomDockWidgetArea)
+        timeline_dock.setMinimumHeight(200)
+        file_menu = self.menuBar().actions()[0].menu()
+        first = file_menu.actions()[0]
+        for action in self.timeline_side.file_menu_actions():
+            file_menu.insertAction(first, action)
+        file_menu.insertSeparator(first)
+
+    def update_title(self) -> None:
+        """Project name with its unsaved mark, then the canvas image: "film* — cat.png — Latent Studio"."""
+        parts = [self.timeline_side.title_part()] if hasattr(self, "timeline_side") else []
+        if self.document.path:
+            parts.append(Path(self.document.path).name)
+        self.setWindowTitle(" — ".join([p for p in parts if p] + ["Latent Studio"]))
+        self.setWindowModified(hasattr(self, "timeline_side") and self.timeline_side.session.is_dirty())
 
     def _history_view(self, model: HistoryModel) -> QListView:
         view = QListView()
@@ -391,9 +413,7 @@ class MainWindow(QMainWindow):
     def _on_image_changed(self) -> None:
         path = self.document.path
         self.prompt_panel.set_init_image(path)  # image to image starts from what the canvas shows
-        if not path:
-            return
-        self.setWindowTitle(f"{Path(path).name} — Latent Studio")
+        self.update_title()
     # --- persistence ---------------------------------------------------------------------
 
     def _restore(self) -> None:
@@ -432,5 +452,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event) -> None:
+        if not self.timeline_side.allow_close():
+            event.ignore()
+            return
         self.save_settings()
         super().closeEvent(event)

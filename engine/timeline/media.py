@@ -8,6 +8,8 @@ lock. Stills go through engine.images, the one image loader. Nothing is re-encod
 
 from __future__ import annotations
 
+import os
+
 import re
 import subprocess
 from pathlib import Path
@@ -118,6 +120,10 @@ class VideoFrames:
     def _open(self, index: int) -> None:
         import imageio_ffmpeg
 
+        # imageio-ffmpeg starts ffmpeg with preexec_fn=os.setpgrp unless this is set, and a fork
+        # running Python in the child can hang for good when other threads spawn at the same time
+        # (its issue #58); the studio decodes on several workers at once (player, thumbnails, export).
+        os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
         self.close()
         # half a frame early, so timestamp rounding can't make ffmpeg skip the frame we want
         start = max(0.0, (index - 0.5) * self.ref.rate.den / self.ref.rate.num)

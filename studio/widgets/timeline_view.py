@@ -1,0 +1,293 @@
+"""The timeline dock's canvas: a ruler in timecode, one row per track, clips with thumbnails.
+
+Behaves as Kdenlive and Shotcut users expect: click or drag on the ruler scrubs the playhead;
+drag a clip to move it (it snaps to cuts and the playhead; with Ctrl the others make room);
+drag either end of a clip to trim it (with Shift the clips after follow); S splits at the playhead, Delete is a ripple delete, T toggles a crossfade with the next
+clip, M drops a marker; Ctrl+wheel zooms, and files dropped from the media bin or the file
+manager land where they are dropped. Every edit is an engine command given to the session.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from engine.timeline import commands as c
+from engine.timeline.model import Clip, Marker, Transition
+from studio.viewmodels.timeline import TimelineState, item_at, timecode, transition_after
+
+RULER_H = 22
+TRACK_H = 52
+HEADER_W = 36
+EDGE_PX = 6  # how near a clip's end the pointer must be to grab it for a trim
+CROSSFADE_SECONDS = 0.5
+
+
+class TimelineView(QWidget):
+    """Paints `state` and turns the pointer and keys into engine commands for `apply(command)`."""
+
+    files_dropped = Signal(list, int, int)  # paths, track (-1: choose), frame
+
+    def __init__(self, state: TimelineState, apply, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("TimelineView")
+        self.state = state
+        self._apply = apply
+        self._drag: dict | None = None
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setAcceptDrops(True)
+        self.setMouseTracking(True)
+        self.setMinimumHeight(RULER_H + 2 * TRACK_H)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        state.changed.connect(self.update)
+        state.playhead_changed.connect(lambda _frame: self.update())
+        state.selection_changed.connect(self.update)
+
+    # --- geometry --------------------------------------------------------------------------
+
+    def x_of(self, frame: float) -> float:
+        return HEADER_W + frame * self.state.px_per_frame
+
+    def frame_at(self, x: float) -> int:
+        return max(0, round((x - HEADER_W) / self.state.px_per_frame))
+
+    def track_at(self, y: float) -> int | None:
+        timeline = self.state.timeline
+        if timeline is None or y < RULER_H:
+            return None
+        row = int((y - RULER_H) // TRACK_H)
+        return row if row < len(timeline.tracks) else None
+
+    def clip_rect(self, track: int, index: int) -> QRectF:
+        items = self.state.timeline.tracks[track]
+        start = items.starts()[index]
+        item = items.items[index]
+        return QRectF(self.x_of(start), RULER_H + track * TRACK_H + 2, item.duration * self.state.px_per_frame,
+                      TRACK_H - 4)
+
+    def hit(self, pos: QPointF) -> tuple[int, int, str] | None:
+        """(track, item, part) under the pointer; part is "in", "out" or "body"."""
+        track = self.track_at(pos.y())
+        if track is None:
+            return None
+        index = item_at(self.state.timeline.tracks[track], self.frame_at(pos.x()))
+        for candidate in {index, item_at(self.state.timeline.tracks[track], self.frame_at(pos.x()) - 1)} - {None}:
+            if not isinstance(self.state.timeline.tracks[track].items[candidate], Clip):
+                continue
+            rect = self.clip_rect(track, candidate)
+            if abs(pos.x() - rect.left()) <= EDGE_PX:
+                return track, candidate, "in"
+            if abs(pos.x() - rect.right()) <= EDGE_PX:
+                return track, candidate, "out"
+        if index is None or not isinstance(self.state.timeline.tracks[track].items[index], Clip):
+            return None
+        return track, index, "body"
+
+    # --- painting --------------------------------------------------------------------------
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#202124"))
+        timeline = self.state.timeline
+        self._paint_ruler(painter)
+        if timeline is None:
+            painter.setPen(QColor("#9aa0a6"))
+            painter.drawText(self.rect(), Qt.AlignCenter, "No project: File > New project, or open one.")
+            return
+        for number, track in enumerate(timeline.tracks):
+            top = RULER_H + number * TRACK_H
+            painter.fillRect(QRectF(0, top, self.width(), TRACK_H - 1), QColor("#2a2b2e"))
+            painter.setPen(QColor("#bdc1c6"))
+            painter.drawText(QRectF(4, top, HEADER_W - 4, TRACK_H), Qt.AlignVCenter, timeline.track_label(number))
+            for index, (start, item) in enumerate(zip(track.starts(), track.items)):
+                if isinstance(item, Clip):
+                    self._paint_clip(painter, number, index, item, track.kind)
+                elif isinstance(item, Transition):
+                    self._paint_transition(painter, top, start, item)
+        x = self.x_of(self.state.playhead)
+        painter.setPen(QPen(QColor("#ff5252"), 1.5))
+        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+
+    def _paint_ruler(self, painter: QPainter) -> None:
+        painter.fillRect(QRectF(0, 0, self.width(), RULER_H), QColor("#17181a"))
+        timeline = self.state.timeline
+        if timeline is None:
+            return
+        fps = timeline.rate.fps
+        step = max(1, round(fps))  # a label each second, fewer when zoomed out
+        while step * self.state.px_per_frame < 90:
+            step *= 2
+        painter.setFont(QFont(painter.font().family(), 8))
+        painter.setPen(QColor("#9aa0a6"))
+        frame = 0
+        while self.x_of(frame) < self.width():
+            x = self.x_of(frame)
+            painter.drawLine(QPointF(x, RULER_H - 6), QPointF(x, RULER_H))
+            painter.drawText(QPointF(x + 2, RULER_H - 8), timecode(frame, fps))
+            frame += step
+        for marker in timeline.markers:
+            x = self.x_of(marker.frame)
+            painter.setPen(QColor("#fbbc04"))
+            painter.setBrush(QColor("#fbbc04"))
+            painter.drawPolygon([QPointF(x - 4, 0), QPointF(x + 4, 0), QPointF(x, 8)])
+            painter.setBrush(Qt.NoBrush)
+
+    def _paint_clip(self, painter: QPainter, track: int, index: int, clip: Clip, kind: str) -> None:
+        rect = self.clip_rect(track, index)
+        selected = self.state.selected == (track, index)
+        painter.fillRect(rect, QColor("#3b6ea8" if kind == "video" else "#3b8a5a"))
+        thumb = self.state.thumbnail(clip) if kind == "video" else None
+        if thumb is not None and not thumb.isNull():
+            x = rect.left()
+            painter.save()
+            painter.setClipRect(rect)
+            while x < rect.right():  # filmstrip: the first frame repeated along the clip
+                painter.drawImage(QPointF(x, rect.top() + 2), thumb)
+                x += thumb.width() + 2
+            painter.restore()
+        painter.setPen(QPen(QColor("#ffffff" if selected else "#101010"), 2 if selected else 1))
+        painter.drawRect(rect)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(rect.adjusted(4, 0, -4, -2), Qt.AlignBottom | Qt.AlignLeft, clip.name or clip.media)
+
+    def _paint_transition(self, painter: QPainter, top: float, cut: int, item: Transition) -> None:
+        left, right = self.x_of(cut - item.in_offset), self.x_of(cut + item.out_offset)
+        rect = QRectF(left, top + 2, max(2.0, right - left), TRACK_H - 4)
+        painter.fillRect(rect, QColor(255, 255, 255, 70))
+        painter.setPen(QColor("#ffffff"))
+        painter.drawLine(rect.bottomLeft(), rect.topRight())
+        painter.drawLine(rect.topLeft(), rect.bottomRight())
+
+    # --- pointer ---------------------------------------------------------------------------
+
+    def mousePressEvent(self, event) -> None:
+        pos = event.position()
+        self.setFocus()
+        if self.state.timeline is None or event.button() != Qt.LeftButton:
+            return
+        if pos.y() < RULER_H:
+            self._drag = {"kind": "scrub"}
+            self.state.set_playhead(self.frame_at(pos.x()))
+            return
+        hit = self.hit(pos)
+        if hit is None:
+            self.state.select(None)
+            self.state.set_playhead(self.frame_at(pos.x()))
+            return
+        track, index, part = hit
+        self.state.select((track, index))
+        start = self.state.timeline.tracks[track].starts()[index]
+        self._drag = {"kind": part, "track": track, "index": index, "origin": self.frame_at(pos.x()),
+                      "start": start, "to": start, "delta": 0}
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position()
+        drag = self._drag
+        if drag is None:
+            hit = self.hit(pos) if self.state.timeline is not None else None
+            self.setCursor(Qt.SizeHorCursor if hit and hit[2] != "body" else Qt.ArrowCursor)
+            return
+        frame = self.frame_at(pos.x())
+        if drag["kind"] == "scrub":
+            self.state.set_playhead(frame)
+            return
+        key = (drag["track"], drag["index"])
+        item = self.state.timeline.tracks[drag["track"]].items[drag["index"]]
+        if drag["kind"] == "body":
+            to = max(0, drag["start"] + frame - drag["origin"])
+            end = self.state.snapped(to + item.duration, exclude=key) - item.duration
+            begin = self.state.snapped(to, exclude=key)
+            drag["to"] = begin if begin != to else max(0, end)
+            drag["track_to"] = self.track_at(pos.y())
+        else:
+            edge = drag["start"] if drag["kind"] == "in" else drag["start"] + item.duration
+            drag["delta"] = self.state.snapped(edge + frame - drag["origin"], exclude=key) - edge
+        self.update()
+
+    def mouseReleaseEvent(self, event) -> None:
+        drag, self._drag = self._drag, None
+        if not drag or drag["kind"] == "scrub":
+            return
+        track, index = drag["track"], drag["index"]
+        if drag["kind"] == "body":
+            to_track = drag.get("track_to")
+            to_track = track if to_track is None else to_track
+            if event.modifiers() & Qt.ControlModifier and to_track == track:
+                self.reorder(track, index, drag["to"])
+            elif drag["to"] != drag["start"] or to_track != track:
+                self._apply(c.Move(track, index, drag["to"], None if to_track == track else to_track))
+        elif drag["delta"]:
+            ripple = bool(event.modifiers() & Qt.ShiftModifier)  # Shift: the items after follow the edge
+            self._apply(c.Trim(track, index, drag["kind"], drag["delta"], ripple=ripple))
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.ControlModifier:
+            factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+            self.state.set_zoom(self.state.px_per_frame * factor)
+            event.accept()
+        else:
+            super().wheelEvent(event)
+
+    # --- keys (the dock's actions call these too) --------------------------------------------
+
+    def split_at_playhead(self) -> None:
+        """Split the selected clip's track (else every track with a clip there) at the playhead."""
+        timeline, frame = self.state.timeline, self.state.playhead
+        if timeline is None:
+            return
+        tracks = [self.state.selected[0]] if self.state.selected else [
+            number for number, track in enumerate(timeline.tracks) if item_at(track, frame) is not None]
+        commands = [c.Split(track, frame) for track in tracks
+                    if frame not in timeline.tracks[track].starts() and 0 < frame < timeline.tracks[track].duration]
+        if commands:
+            self._apply(commands[0] if len(commands) == 1 else c.Batch(tuple(commands), name="split"))
+
+    def reorder(self, track: int, index: int, to_frame: int) -> None:
+        """Ctrl+drag: take the clip out, close its hole, and insert it at `to_frame`, pushing the
+        others along (Shotcut's ripple move): clips swap places instead of covering each other."""
+        items = self.state.timeline.tracks[track]
+        clip, start = items.items[index], items.starts()[index]
+        if to_frame > start:
+            to_frame = max(start, to_frame - clip.duration)  # the frames after it close up first
+        self._apply(c.Batch((c.RippleDelete(track, index), c.Insert(track, to_frame, clip)), name="reorder"))
+
+    def ripple_delete(self) -> None:
+        if self.state.selected:
+            self._apply(c.RippleDelete(*self.state.selected))
+
+    def toggle_crossfade(self) -> None:
+        """A crossfade between the selected clip and the next one, or none if there is one."""
+        if not self.state.selected:
+            return
+        track, index = self.state.selected
+        existing = transition_after(self.state.timeline.tracks[track], index)
+        if existing is not None:
+            self._apply(c.Lift(track, existing))
+        else:
+            frames = max(1, round(CROSSFADE_SECONDS * self.state.timeline.rate.fps))
+            self._apply(c.AddTransition(track, index, "crossfade", frames))
+
+    def add_marker(self) -> None:
+        if self.state.timeline is not None:
+            self._apply(c.AddMarker(Marker(self.state.playhead, f"Marker {len(self.state.timeline.markers) + 1}")))
+
+    def fit(self) -> None:
+        self.state.fit(self.width() - HEADER_W)
+
+    # --- drops -----------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    dragMoveEvent = dragEnterEvent
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        pos = event.position()
+        track = self.track_at(pos.y())
+        self.files_dropped.emit(paths, -1 if track is None else track, self.state.snapped(self.frame_at(pos.x())))
+        event.acceptProposedAction()
