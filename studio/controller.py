@@ -45,6 +45,7 @@ class StudioController(QObject):
                  candidates: CandidatesModel, history: HistoryModel, folders: SessionFolders, parent=None):
         super().__init__(parent)
         self.queue = queue
+        self.bridge = bridge  # the timeline side follows its own jobs (exports, clips) through it
         self.document = document
         self.candidates = candidates
         self.history = history

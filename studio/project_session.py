@@ -210,6 +210,20 @@ class ProjectSession(QObject):
 
         self._calls.call(project.autosave, done, lambda text: self.message.emit(f"Autosave failed: {text}"))
 
+    def write_for_export(self, then) -> None:
+        """Make what is on disk the current timeline (an export reads the project from disk), then `then()`."""
+        project = self.project
+        if project is None or not self._dirty:
+            then()
+            return
+        snapshot = project.timeline
+
+        def written(_) -> None:
+            self._autosaved = snapshot
+            then()
+
+        self._calls.call(project.autosave, written, lambda text: self.failed.emit("Cannot export", text))
+
     # --- edits ---------------------------------------------------------------------------
 
     def apply(self, command: c.Command) -> bool:

@@ -73,6 +73,7 @@ class TimelineSide(QObject):
         self.open_action = window._action("Open project…", self.open_dialog, "Ctrl+Alt+O")
         self.save_action = window._action("Save project", self.save, "Ctrl+Alt+S")
         self.save_as_action = window._action("Save project as…", self.save_as_dialog)
+        self.export_action = window._action("Export video…", self.export_dialog, "Ctrl+E")
         self.recent_menu = QMenu("Recent projects", window)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.timeline_actions = [
@@ -94,7 +95,8 @@ class TimelineSide(QObject):
         ]
 
     def file_menu_actions(self) -> list:
-        return [self.new_action, self.open_action, self.recent_menu.menuAction(), self.save_action, self.save_as_action]
+        return [self.new_action, self.open_action, self.recent_menu.menuAction(), self.save_action, self.save_as_action,
+                self.export_action]
 
     # --- project files -----------------------------------------------------------------------
 
@@ -122,6 +124,19 @@ class TimelineSide(QObject):
         folder = QFileDialog.getExistingDirectory(self.window, "Save the project into an empty folder", str(Path.home()))
         if folder:
             self.session.save_as(folder)
+
+    def export_dialog(self):
+        """The export dialog for the open project (non-modal: the window goes on while it exports)."""
+        from studio.widgets.export_dialog import ExportDialog
+
+        if self.session.timeline is None or not self.session.timeline.duration:
+            self.window.status.showMessage("Nothing to export: put a clip on the timeline first.", 6000)
+            return None
+        controller = self.window.controller
+        dialog = ExportDialog(self.session, controller.bridge, controller.queue, parent=self.window)
+        dialog.show()
+        self._export = dialog
+        return dialog
 
     def recent(self) -> list[str]:
         value = self.settings.value(RECENT_KEY, [])
