@@ -121,6 +121,9 @@ class MainWindow(QMainWindow):
         self.timeline_side = TimelineSide(self, settings)
         timeline_dock = self._dock("Timeline", "TimelineDock", self.timeline_side.panel, Qt.BottomDockWidgetArea)
         timeline_dock.setMinimumHeight(200)
+        bin_dock = self._dock("Media", "MediaDock", self.timeline_side.media_bin, Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(self.findChild(QDockWidget, "HistoryDock"), bin_dock)
+        self.findChild(QDockWidget, "QueueDock").raise_()
         file_menu = self.menuBar().actions()[0].menu()
         first = file_menu.actions()[0]
         for action in self.timeline_side.file_menu_actions():

@@ -239,6 +239,16 @@ class ProjectSession(QObject):
         self.undo_stack.push(TimelineStep(self, self.project, command))
         return True
 
+    def import_media(self, path: str) -> None:
+        """List `path` in the project's media (copied into media/ on the worker) without placing it."""
+        project = self.project
+        if project is None:
+            self.message.emit("Make or open a project first (File > New project).")
+            return
+        self._calls.call(partial(project.add_media, path),
+                         lambda ref: project is self.project and self.apply(c.AddMedia(ref)),
+                         lambda text: self.message.emit(f"Cannot import {Path(path).name}: {text}"))
+
     def add_media(self, path: str, track: int | None = None, frame: int | None = None, on_added=None) -> None:
         """Place the media file at `path` (probed, and copied into media/, on the worker)."""
         project = self.project

@@ -16,6 +16,7 @@ from engine.project import AUTOSAVE_FILE, PROJECT_FILE
 from studio.background import BackgroundCalls, PythonThreadPool
 from studio.project_session import ProjectSession
 from studio.viewmodels.timeline import TimelineState
+from studio.widgets.media_bin import MediaBin
 from studio.widgets.player import PlayerWidget
 from studio.widgets.timeline_view import TimelineView
 
@@ -35,6 +36,9 @@ class TimelineSide(QObject):
         self.state = TimelineState(self)
         self.view = TimelineView(self.state, self.session.apply)
         self.player = PlayerWidget(self.state)
+        self.media_bin = MediaBin()
+        self.media_bin.place_requested.connect(lambda path: self.add_files([path]))
+        self.media_bin.import_requested.connect(lambda paths: [self.session.import_media(p) for p in paths])
         self.panel = QWidget()
         self.panel.setObjectName("TimelinePanel")
         splitter = QSplitter(Qt.Horizontal)
@@ -199,6 +203,7 @@ class TimelineSide(QObject):
     def _on_timeline(self, timeline) -> None:
         self.state.set_timeline(timeline)
         self.player.set_timeline(timeline)
+        self.media_bin.set_timeline(timeline)
 
     def add_files(self, paths: list, track: int = -1, frame: int | None = None) -> None:
         """Files dropped on the timeline (or added from the bin): each placed after the one before."""

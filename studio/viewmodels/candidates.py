@@ -15,7 +15,9 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Iterable
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import (
+    QAbstractListModel, QMimeData, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, QUrl,
+)
 from PySide6.QtGui import QImage
 
 from studio.images import ThumbnailLoader, load_thumbnail
@@ -114,7 +116,17 @@ class CandidatesModel(QAbstractListModel):
             return Qt.NoItemFlags
         if self._items[index.row()].pending:
             return Qt.ItemIsEnabled  # visible, not selectable: there is nothing to choose yet
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+        return Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled  # onto the timeline
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes) -> QMimeData:
+        """The dragged candidates as file URLs, what the timeline (and any file manager) accepts."""
+        data = QMimeData()
+        data.setUrls([QUrl.fromLocalFile(self._items[index.row()].path) for index in indexes
+                      if index.isValid() and not self._items[index.row()].pending])
+        return data
 
     def roleNames(self) -> dict[int, bytes]:
         names = super().roleNames()

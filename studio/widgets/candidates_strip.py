@@ -173,6 +173,8 @@ class CandidatesStrip(QListView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         self.setMouseTracking(True)
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setDragEnabled(True)  # a candidate dragged onto the timeline lands there
+        self.setDragDropMode(QAbstractItemView.DragOnly)
         self.setToolTip("")
         self._delegate = CandidateDelegate(self)
         self.setItemDelegate(self._delegate)

@@ -1,5 +1,7 @@
 """The timeline dock and the player on a real project: thumbnails, keys, drags, undo with the canvas history."""
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
@@ -107,3 +109,37 @@ def test_player_shows_the_frame_at_the_playhead_and_plays(qtbot, side):
 def test_render_helpers():
     assert timecode(24 * 61 + 5, 24) == "00:01:01:05"
     assert snap(27, [0, 28, 54], 2) == 28 and snap(20, [0, 28], 2) == 20
+
+
+def test_media_bin_lists_the_project_media_and_drags_urls(qtbot, side, tmp_path):
+    from engine.timeline.testing import write_still
+
+    bin_ = side.media_bin
+    assert [Path(p).name for p in bin_.paths()] == ["a.mp4", "b.mp4"]
+    qtbot.waitUntil(lambda: not bin_.list.item(0).icon().isNull(), timeout=20_000)
+    data = bin_.list.mimeData([bin_.list.item(1)])
+    assert [u.toLocalFile() for u in data.urls()] == [bin_.paths()[1]]
+    side.session.import_media(str(write_still(tmp_path / "red.png", (255, 0, 0))))
+    qtbot.waitUntil(lambda: len(bin_.paths()) == 3, timeout=20_000)
+    assert side.session.timeline.duration == 54  # imported, not placed
+    bin_.place_requested.emit(bin_.paths()[2])  # a double-click appends it
+    qtbot.waitUntil(lambda: clips_on_v1(side) == 3, timeout=20_000)
+    assert side.session.timeline.duration == 54 + 120
+    # a candidate dragged from the strip carries its file too
+    strip_model = side.window.controller.candidates
+    assert "text/uri-list" in strip_model.mimeTypes()
+
+
+def test_a_file_dropped_from_the_file_manager_lands_at_the_drop(qtbot, side, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from engine.timeline.testing import write_still
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(write_still(tmp_path / "blue.png", (0, 0, 255))))])
+    side.state.set_playhead(36)
+    event = QDropEvent(QPointF(_at(37)), Qt.CopyAction, data, Qt.LeftButton, Qt.NoModifier)
+    side.view.dropEvent(event)  # 37 snaps to the cut at 36
+    qtbot.waitUntil(lambda: clips_on_v1(side) == 3, timeout=20_000)
+    assert [i.media for i in items(side)] == ["a", "blue", "b"]
