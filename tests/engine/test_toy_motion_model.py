@@ -1,0 +1,67 @@
+"""The motion bar: clips whose objects move as their captions say pass it, a zero-initialised
+adapter (every motion module the identity: toy-scenes frame by frame) fails it; and the bundled
+motion model, once shipped, is listed offline as the default clip model and passes it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.paths import bundled_models_dir
+from engine.toy import evaluate_motion as E
+from engine.toy import motion_checker as C
+from engine.toy import motion_scenes as M
+
+FOLDER = bundled_models_dir() / "toy-scenes-motion"
+CAPTIONS = [  # one per direction
+    "a red circle on the left moving to the right on a black background",
+    "a large blue square in the center moving to the left on a white background",
+    "a yellow triangle at the top moving down on a gray background",
+    "a green circle at the bottom moving up on a black background",
+]
+BAR = 0.5  # share of CAPTIONS whose clip moves the named way
+bundled = pytest.mark.skipif(not FOLDER.is_dir(), reason="toy-scenes-motion is not bundled (engine/toy/README.md)")
+
+
+def _motion_rate(model: str, tmp_path) -> float:
+    from engine.models.cache import ModelCache
+
+    models = ModelCache()
+    oks = []
+    for index, text in enumerate(CAPTIONS):
+        frames, _ = E.make_clip(models, model, text, index, tmp_path / f"{index}")
+        oks.append(C.check_clip(frames, text).all_motion_ok)
+    return float(np.mean(oks))
+
+
+def test_ground_truth_clips_pass_the_bar():
+    assert np.mean([C.check_clip(M.render_clip(t), t).all_motion_ok for t in CAPTIONS]) == 1.0
+
+
+def test_zero_initialised_adapter_fails_the_bar(tmp_path):
+    from engine.toy.training import export_motion as X
+    from engine.toy.training import train_motion as TM
+
+    TM.train(tmp_path / "run", 600, 0, 600, max_steps=0, threads=1, gap_clips=2)  # no step: as initialised
+    dest = tmp_path / "zero" / "toy-scenes-motion"
+    X.export(tmp_path / "run", dest)
+    assert _motion_rate(str(dest), tmp_path / "clips") < BAR
+
+
+@bundled
+def test_bundled_motion_model_is_listed_offline_as_the_default_clip_model():
+    from engine.models.registry import ModelRegistry
+
+    registry = ModelRegistry()
+    spec = {s.id: s for s in registry.list()}["toy-scenes-motion"]
+    assert (spec.family, spec.base, spec.available) == ("animatediff", "toy-scenes", True)
+    assert registry.default_clip_model().id == "toy-scenes-motion"
+    manifest = json.loads((FOLDER / "latent-studio.json").read_text())
+    assert manifest["default_frames"] >= 8 and manifest["native_size"] == [64, 64]
+    size = sum(p.stat().st_size for p in FOLDER.rglob("*") if p.is_file())
+    assert size <= 25 * 2**20 and not list(FOLDER.rglob("*.bin"))
+
+
+@bundled
+def test_bundled_motion_model_passes_the_bar(tmp_path):
+    assert _motion_rate("toy-scenes-motion", tmp_path) >= BAR
