@@ -250,7 +250,7 @@ class ProjectSession(QObject):
                          lambda text: self.message.emit(f"Cannot import {Path(path).name}: {text}"))
 
     def add_media(self, path: str, track: int | None = None, frame: int | None = None, on_added=None) -> None:
-        """Place the media file at `path` (probed, and copied into media/, on the worker)."""
+        """Place the media file at `path` (probed, and copied into media/, on the worker); then `on_added(ref)`."""
         project = self.project
         if project is None:
             self.message.emit("Make or open a project first (File > New project).")
@@ -258,7 +258,7 @@ class ProjectSession(QObject):
         known = next((ref for ref in project.timeline.media if ref.path and Path(ref.path) == Path(path)), None)
         if known is not None:
             if self.apply(placement(project.timeline, known, track, frame)) and on_added:
-                on_added()
+                on_added(known)
             return
 
         def probe_and_copy():
@@ -267,6 +267,6 @@ class ProjectSession(QObject):
 
         def added(ref) -> None:
             if project is self.project and self.apply(placement(project.timeline, ref, track, frame)) and on_added:
-                on_added()
+                on_added(ref)
 
         self._calls.call(probe_and_copy, added, lambda text: self.message.emit(f"Cannot add {Path(path).name}: {text}"))

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QSplitter, QToolBar, QVBoxLayout, QWidget
 
 from engine.project import AUTOSAVE_FILE, PROJECT_FILE
 from studio.background import BackgroundCalls, PythonThreadPool
+from studio.clip_jobs import ClipJobs
 from studio.project_session import ProjectSession
 from studio.viewmodels.timeline import TimelineState
 from studio.widgets.media_bin import MediaBin
@@ -46,8 +47,10 @@ class TimelineSide(QObject):
         splitter.addWidget(self.player)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        self.clips = ClipJobs(self.session, self.state, window.controller, parent=self)
         layout = QVBoxLayout(self.panel)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._clip_bar())
         layout.addWidget(splitter)
         self._closing_after_save = False
 
@@ -97,6 +100,24 @@ class TimelineSide(QObject):
             self._panel_action("Add marker", view.add_marker, ["M"]),
             self._panel_action("Fit the timeline", view.fit, ["0"])  # Shotcut's key; Ctrl+0 fits the canvas,
         ]
+
+    def _clip_bar(self) -> QToolBar:
+        """Make clip / Clip from canvas / Cinemagraph / Continue: GPU jobs whose clip lands after the selected one."""
+        prompt = lambda: self.window.prompt_panel.request().prompt  # noqa: E731 - the prompt box as it is now
+        bar = QToolBar("Clips")
+        bar.setObjectName("ClipBar")
+        self.make_clip_action = bar.addAction("Make clip", lambda: self.clips.make_clip(prompt()))
+        self.make_clip_action.setToolTip("A clip from the prompt, placed after the selected clip")
+        self.canvas_clip_action = bar.addAction("Clip from canvas", lambda: self.clips.make_clip(prompt(), True))
+        self.canvas_clip_action.setToolTip("The canvas image set in motion by the prompt")
+        self.cinemagraph_action = bar.addAction("Cinemagraph", lambda: self.clips.cinemagraph(prompt()))
+        self.cinemagraph_action.setToolTip("Only the masked part of the canvas image moves")
+        self.continue_action = bar.addAction("Continue", lambda: self.clips.continue_selected(prompt()))
+        self.continue_action.setToolTip("Carry the selected clip on from its last frame with the prompt")
+        if not self.clips.can_continue():
+            self.continue_action.setEnabled(False)
+            self.continue_action.setToolTip("Continue comes with the continue task (not in this build)")
+        return bar
 
     def file_menu_actions(self) -> list:
         return [self.new_action, self.open_action, self.recent_menu.menuAction(), self.save_action, self.save_as_action,

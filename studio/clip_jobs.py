@@ -1,0 +1,108 @@
+"""Clips made from the window: "Make clip" (the prompt, or the canvas image), "Cinemagraph" (the canvas
+image moving only inside its mask) and "Continue" (the selected clip carried on) — each a job on the
+queue's GPU worker whose finished clip lands on the timeline right after the clip that was selected.
+
+The requests are the engine's (ClipRequest, ContinueRequest); a finished clip's preview file is
+placed through the ProjectSession like any dropped file, so it is one undo step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+
+from engine.api import TASKS, ClipRequest
+from engine.grid import random_seed
+from studio.background import BackgroundCalls
+from studio.document import write_mask
+
+
+@dataclass(frozen=True)
+class _Landing:
+    track: int | None
+    frame: int | None  # None: appended
+
+
+class ClipJobs(QObject):
+    def __init__(self, session, state, controller, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session, self.state, self.controller = session, state, controller
+        self.model: str | None = None  # None: the bundled motion model
+        self.frames: int | None = None  # None: the model's own length
+        self.steps: int | None = None
+        self._landings: dict[int, _Landing] = {}
+        # media id -> the generated clip's own preview: its sidecar, master and tail latents lie beside
+        # it (the project's copy in media/ is the preview alone), and continue starts from those
+        self._generated: dict[str, str] = {}
+        self._mask_writer = BackgroundCalls(latest_only=False, parent=self)
+        controller.bridge.finished.connect(self._on_finished)
+
+    @staticmethod
+    def can_continue() -> bool:
+        return "continue" in TASKS
+
+    def _landing(self) -> _Landing:
+        """Right after the selected clip (the clips after it move along), else at the end of V1."""
+        if self.state.selected is None:
+            return _Landing(None, None)
+        track, index = self.state.selected
+        items = self.state.timeline.tracks[track]
+        return _Landing(track, items.starts()[index] + items.items[index].duration)
+
+    def _submit(self, request) -> int:
+        job = self.controller.queue.submit(request)
+        self._landings[job.id] = self._landing()
+        return job.id
+
+    def _output_dir(self) -> str:
+        return str(self.controller.folders.results_dir())
+
+    def make_clip(self, prompt: str, from_canvas: bool = False, mask: str | None = None) -> int | None:
+        if self.session.project is None:
+            self.session.message.emit("Make or open a project first: a clip lands on its timeline.")
+            return None
+        image = self.controller.document.path if (from_canvas or mask) else None
+        if (from_canvas or mask) and not image:
+            self.session.message.emit("Open or generate an image on the canvas first.")
+            return None
+        return self._submit(ClipRequest(prompt=prompt, output_dir=self._output_dir(), model=self.model,
+                                        frames=self.frames, steps=self.steps, seed=random_seed(),
+                                        init_image=image, mask=mask))
+
+    def cinemagraph(self, prompt: str) -> None:
+        """The canvas image moving only inside its painted mask (the mask PNG is written on a worker)."""
+        document = self.controller.document
+        if not document.path or document.mask_is_empty():
+            self.session.message.emit("Open an image and paint the part that should move (B), then Cinemagraph.")
+            return
+        target = self.controller.folders.imports_dir() / "mask.png"
+        self._mask_writer.call(partial(write_mask, document.mask.copy(), target),
+                               lambda written: self.make_clip(prompt, mask=str(written)), self.session.message.emit)
+
+    def continue_selected(self, prompt: str) -> int | None:
+        """Carry the selected clip on from its last frame (ContinueRequest, the continue task)."""
+        from engine.api import ContinueRequest
+
+        clip = self.state.selected_clip()
+        ref = self.state.timeline.media_by_id().get(clip.media) if clip else None
+        if ref is None or ref.kind != "video":
+            self.session.message.emit("Select a clip on the timeline to continue it.")
+            return None
+        source = self._generated.get(clip.media, ref.path)
+        return self._submit(ContinueRequest(clip=source, prompt=prompt, output_dir=self._output_dir(),
+                                            frames=self.frames, steps=self.steps, seed=random_seed()))
+
+    def pending(self) -> bool:
+        return bool(self._landings)
+
+    def _on_finished(self, job_id: int, result) -> None:
+        landing = self._landings.pop(job_id, None)
+        if landing is None:
+            return
+        path = result.clip.path
+        self.session.add_media(path, landing.track, landing.frame,
+                               on_added=lambda ref: self._generated.__setitem__(ref.id, path))
+        self.session.message.emit(f"{Path(path).name} is on the timeline.")
