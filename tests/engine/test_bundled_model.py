@@ -36,8 +36,9 @@ def test_both_models_are_listed_available_and_are_the_defaults(bundled):
     proc = subprocess.run([sys.executable, "-m", "engine.cli", "models", "list", "--json"], capture_output=True,
                           text=True, timeout=120, check=True)
     models = {m["id"]: m for m in json.loads(proc.stdout)["models"]}
-    assert models["toy-scenes"] == {"id": "toy-scenes", "family": "sd1", "source": "bundled", "available": True}
-    assert models["toy-scenes-clip"]["family"] == "clip" and models["toy-scenes-clip"]["available"]
+    image, scorer = models["toy-scenes"], models["toy-scenes-clip"]
+    assert (image["family"], image["kind"], image["source"], image["available"]) == ("sd1", "image", "bundled", True)
+    assert (scorer["family"], scorer["kind"], scorer["available"]) == ("clip", "scorer", True)
     assert bundled.registry.default_image_model().id == "toy-scenes"
     assert bundled.registry.default_scorer().id == "toy-scenes-clip"
 
