@@ -24,7 +24,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="resources/docs/screenshot.png")
     parser.add_argument("--model", default="toy-scenes")
+    parser.add_argument("--timeline", action="store_true",
+                        help="a project of several clips made with the bundled motion model, timeline in view")
     args = parser.parse_args()
+    if args.timeline:
+        return timeline_screenshot(args.out)
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -79,6 +83,78 @@ def main() -> int:
     grabbed.save(str(out))
     print(f"saved {out} ({grabbed.width()}x{grabbed.height()})")
     pump_until(lambda: all(job.done for job in studio.queue.jobs()))
+    studio.shutdown()
+    return 0
+
+
+CLIP_PROMPTS = ("a red circle moving to the right", "a blue square moving up", "a green circle growing")
+
+
+def timeline_screenshot(out: str) -> int:
+    """The real window with a project of several generated clips (one continued) on the timeline."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from engine.timeline.model import Rate
+    from studio.app import build_studio
+    from studio.theme import apply_dark_theme
+
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Latent Studio")
+    apply_dark_theme(app)
+    tmp = Path(tempfile.mkdtemp(prefix="screenshot-"))
+    from engine.models.registry import ModelRegistry
+    from engine.testing import VIDEO_KIT_WRITERS
+
+    # The tiny random-weight AnimateDiff of the test kit: the clips show noise, the picture is of the
+    # timeline (the bundled motion model, when installed, makes real ones with --model).
+    kit = tmp / "kit"
+    for name in ("sd1", "animatediff"):
+        VIDEO_KIT_WRITERS[name](kit / name)
+    studio = build_studio(registry=ModelRegistry(bundled_dir=kit), data_dir=tmp,
+                          settings=QSettings(str(tmp / "s.ini"), QSettings.IniFormat), device="cpu")
+    window, side = studio.window, studio.window.timeline_side
+    side.clips.model = "tiny-animatediff"
+    window.resize(1500, 920)
+    window.show()
+
+    def pump_until(condition, timeout=600.0):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the studio did not finish in time")
+            app.processEvents()
+            time.sleep(0.005)
+
+    side.session.new_project(str(tmp / "Red circle film"), Rate(8), 128, 128)
+    pump_until(lambda: side.session.project is not None)
+    side.clips.frames, side.clips.steps = 8, 3  # short and few steps: the picture is of the timeline
+    for prompt in CLIP_PROMPTS:
+        side.clips.make_clip(prompt)
+    pump_until(lambda: all(job.done for job in studio.queue.jobs()) and not side.clips.pending())
+    failed = [job.error for job in studio.queue.jobs() if job.error]
+    if failed:
+        raise SystemExit(f"clip jobs failed: {failed[0]}")
+    pump_until(lambda: len(side.session.timeline.tracks[0].items) >= len(CLIP_PROMPTS), timeout=60)
+    if side.clips.can_continue():
+        side.state.select((0, 0))
+        side.clips.continue_selected("a red circle moving to the right, further")
+        pump_until(lambda: all(job.done for job in studio.queue.jobs()) and not side.clips.pending())
+    side.state.select((0, 0))
+    side.view.toggle_crossfade()
+    side.view.add_marker()
+    side.view.fit()
+    side.state.set_playhead(side.state.duration // 3)
+    pump_until(lambda: not side.state.thumbnails_pending() and not side.player.busy(), timeout=60)
+    for _ in range(50):
+        app.processEvents()
+        time.sleep(0.01)
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    grabbed = window.grab()
+    grabbed.save(str(target))
+    print(f"saved {target} ({grabbed.width()}x{grabbed.height()}), {len(side.session.timeline.tracks[0].items)} items")
+    side.session._dirty = False  # a throwaway project: nothing to ask on the way out
     studio.shutdown()
     return 0
 

@@ -39,6 +39,9 @@ class ClipJobs(QObject):
         self._generated: dict[str, str] = {}
         self._mask_writer = BackgroundCalls(latest_only=False, parent=self)
         controller.bridge.finished.connect(self._on_finished)
+        # a failed or cancelled clip lands nowhere (the queue panel and status bar say why)
+        controller.bridge.failed.connect(lambda job_id, _message, _kind: self._landings.pop(job_id, None))
+        controller.bridge.cancelled.connect(lambda job_id: self._landings.pop(job_id, None))
 
     @staticmethod
     def can_continue() -> bool:
