@@ -121,8 +121,6 @@ class MainWindow(QMainWindow):
         self.timeline_side = TimelineSide(self, settings)
         timeline_dock = self._dock("Timeline", "TimelineDock", self.timeline_side.panel, Qt.BottomDockWidgetArea)
         timeline_dock.setMinimumHeight(200)
-        # full width under the candidates, as in an editor, not squeezed beside them
-        self.splitDockWidget(self.findChild(QDockWidget, "CandidatesDock"), timeline_dock, Qt.Vertical)
         bin_dock = self._dock("Media", "MediaDock", self.timeline_side.media_bin, Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.findChild(QDockWidget, "HistoryDock"), bin_dock)
         self.findChild(QDockWidget, "QueueDock").raise_()
