@@ -96,3 +96,10 @@ class DirectContext:
 @pytest.fixture
 def direct_context(kit_cache):
     return DirectContext(kit_cache)
+
+
+@pytest.fixture(scope="session")
+def make_direct_context():
+    """DirectContext over any model cache (a test module can't import conftest by name: in a whole-suite
+    run `conftest` may resolve to tests/studio/conftest.py)."""
+    return DirectContext

@@ -32,19 +32,15 @@ def _continue(context, clip=None, out=None, **fields):
 
 
 @pytest.fixture(scope="module")
-def two_clips(video_cache, tmp_path_factory):
-    from conftest import DirectContext
-
+def two_clips(video_cache, tmp_path_factory, make_direct_context):
     out = tmp_path_factory.mktemp("sources")
-    context = DirectContext(video_cache)
+    context = make_direct_context(video_cache)
     return _clip(context, out, seed=1), _clip(context, out, seed=2, prompt="a blue dog")
 
 
 @pytest.fixture
-def context(video_cache):
-    from conftest import DirectContext
-
-    return DirectContext(video_cache)
+def context(video_cache, make_direct_context):
+    return make_direct_context(video_cache)
 
 
 def _gap(a, b) -> float:

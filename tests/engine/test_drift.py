@@ -63,12 +63,11 @@ def drifting_decoder(video_cache):
     handle.remove()
 
 
-def test_the_correction_reduces_drift_on_a_chain_with_a_forced_colour_shift(video_cache, drifting_decoder, tmp_path):
-    from conftest import DirectContext
-
+def test_the_correction_reduces_drift_on_a_chain_with_a_forced_colour_shift(video_cache, drifting_decoder, tmp_path,
+                                                                          make_direct_context):
     from engine.tasks import run_task
 
-    context = DirectContext(video_cache)
+    context = make_direct_context(video_cache)
     shots = [chain.Shot("a red cat")] + [chain.Shot("a red cat walking")] * 3
     drifts = {}
     for correction in (False, True):
