@@ -64,6 +64,15 @@ def describe_request(request: Any, prompt_chars: Optional[int] = PROMPT_CHARS) -
         return f"Inpaint {where}{_times(request.count)}"
     if isinstance(request, api.CompareRequest):
         return f"Compare block {request.row},{request.col}"
+    if isinstance(request, (api.ClipRequest, api.ContinueRequest)):
+        if isinstance(request, api.ContinueRequest):
+            verb = "Continue"
+        else:
+            verb = "Cinemagraph" if request.mask else "Clip"
+        prompt = one_line(request.prompt, prompt_chars)
+        return verb + (f" · {prompt}" if prompt else "")
+    if isinstance(request, api.ExportRequest):
+        return f"Export {request.format.upper()}"
     return type(request).__name__
 
 

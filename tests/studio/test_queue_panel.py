@@ -164,6 +164,11 @@ def test_describe_request_titles():
     assert describe_request(api.InpaintRequest(image="i.png", output_dir="/o", row=0, col=0)) == "Inpaint block 0,0"
     assert describe_request(api.InpaintRequest(image="i.png", output_dir="/o", mask="m.png")) == "Inpaint mask"
     assert describe_request(api.CompareRequest(image="i.png", output_dir="/o", row=1, col=2)) == "Compare block 1,2"
+    assert describe_request(api.ClipRequest(prompt="a red circle moving up", output_dir="/o")) \
+        == "Clip · a red circle moving up"
+    assert describe_request(api.ClipRequest(prompt="waves", output_dir="/o", mask="m.png")) == "Cinemagraph · waves"
+    assert describe_request(api.ContinueRequest(clip="c.mp4", prompt="now up", output_dir="/o")) == "Continue · now up"
+    assert describe_request(api.ExportRequest(project="p", output="o.webm", format="webm")) == "Export WEBM"
     assert describe_request(Job("x")) == "Job"
 
 
