@@ -20,6 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 PROMPT = "a green circle on the left and a purple square on the right on a white background"
 
 
+
+def _pump_until(app, condition, timeout: float) -> None:
+    """Run the event loop until `condition()` holds (the real window, so no pytest-qt here)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the studio did not finish in time")
+        app.processEvents()
+        time.sleep(0.005)
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="resources/docs/screenshot.png")
@@ -46,12 +56,7 @@ def main() -> int:
     window.show()
 
     def pump_until(condition, timeout=600.0):
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the studio did not finish in time")
-            app.processEvents()
-            time.sleep(0.005)
+        _pump_until(app, condition, timeout)
 
     panel = window.prompt_panel
     # The model list is read on a worker; take the panel's state once it has applied the model's defaults.
@@ -119,12 +124,7 @@ def timeline_screenshot(out: str) -> int:
     window.show()
 
     def pump_until(condition, timeout=600.0):
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the studio did not finish in time")
-            app.processEvents()
-            time.sleep(0.005)
+        _pump_until(app, condition, timeout)
 
     side.session.new_project(str(tmp / "Red circle film"), Rate(8), 128, 128)
     pump_until(lambda: side.session.project is not None)
