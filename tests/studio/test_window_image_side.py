@@ -48,7 +48,12 @@ def _plain_png(path: Path, value: int = 90, size: int = 64) -> Path:
 
 
 def _wait_done(qtbot, studio):
-    qtbot.waitUntil(lambda: studio.queue.jobs() and all(j.done for j in studio.queue.jobs()), timeout=WAIT_MS)
+    # The queue marks a job done on its worker thread; the strip fills the job's slots when the
+    # GUI thread handles the Finished event after that, so wait for both.
+    model = studio.controller.candidates
+    qtbot.waitUntil(lambda: studio.queue.jobs() and all(j.done for j in studio.queue.jobs())
+                    and not any(model.index(r).data(model.PendingRole) for r in range(model.rowCount())),
+                    timeout=WAIT_MS)
     failed = [j.error for j in studio.queue.jobs() if j.status.value == "failed"]
     assert not failed
 
