@@ -143,12 +143,14 @@ class Project:
 
     def add_media(self, source: str | Path, link: bool = False,
                   check: Callable[[MediaRef], None] | None = None) -> MediaRef:
-        """Probe `source` and give it an id; copied into media/ unless `link` keeps it where it is.
+        """Probe `source` and give it an id; copied into media/ unless `link` keeps it where it is
+        (a generated clip's preview with its master, tail latents and sidecar: engine.clips.files.copy_clip).
 
         Returns the MediaRef; the caller adds it with the AddMedia command, so undo covers it.
         `check(ref)` runs before anything is copied (a dry run of the edit that will use it), so
         an edit that is refused leaves no orphan copy behind.
         """
+        from engine.clips.files import copy_clip, is_clip_preview
         from engine.timeline.media import probe
 
         source = Path(source).resolve()
@@ -159,7 +161,11 @@ class Project:
             check(ref)
         if link or _inside(source, self.folder):
             return ref
-        copied = write_new(self.folder / MEDIA_DIR / source.name, lambda tmp: shutil.copyfile(source, tmp))
+        media = self.folder / MEDIA_DIR
+        if is_clip_preview(source):  # a generated clip: its master, latents and sidecar go along, to continue it
+            copied = copy_clip(source, media)
+        else:
+            copied = write_new(media / source.name, lambda tmp: shutil.copyfile(source, tmp))
         return dataclasses.replace(ref, path=str(copied))
 
     # -- saving

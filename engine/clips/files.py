@@ -16,7 +16,9 @@ its frame reader (engine.timeline.media): one of each.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import numpy as np
 
 from engine import __version__
 from engine.api import ClipFiles, ClipRequest, request_from_json, to_json
-from engine.atomic import write_new, write_text_new
+from engine.atomic import candidate_names, write_new, write_text_new
 from engine.errors import BadInput
 from engine.metadata import _files_from, _home_relative, _relative_to, shareable
 from engine.timeline.encode import FORMATS, Encoder, Format, even_size
@@ -128,3 +130,72 @@ def read_clip_request(path: str | Path) -> ClipRequest:
     references = tuple(path if Path(path).is_absolute() else str((sidecar.parent / path).resolve())
                        for path in request.identity_references)
     return replace(request, identity_references=references)
+
+
+# the files that travel with a clip's preview: (the sidecar's result field naming it, its suffix)
+_COMPANIONS = (("master", ".master.mkv"), ("latents", ".latents.safetensors"))
+
+
+def is_clip_preview(path: str | Path) -> bool:
+    """Whether `path` is a clip's .mp4 preview with its sidecar beside it (a clip made here)."""
+    path = Path(path)
+    return path.name.endswith(".mp4") and path.with_name(path.name[: -len(".mp4")] + SIDECAR_SUFFIX).is_file()
+
+
+def copy_clip(preview: str | Path, folder: str | Path) -> Path:
+    """The clip whose preview is `preview` copied into `folder` with its master, tail latents and
+    sidecar, all under one stem: the preview's, or the first numbered one free for all four files,
+    since a sidecar is found by its preview's stem. The copied sidecar names the copies and records
+    its input files (and, for a continued clip, the clip it continued) relative to `folder`, so the
+    copy continues and regenerates as the original does. Every file is written atomically; a
+    failure part way removes what was copied. Returns the copied preview."""
+    preview, folder = Path(preview), Path(folder)
+    sidecar = sidecar_of(preview)
+    request = read_clip_request(sidecar)  # input files as absolute paths, to record again from `folder`
+    try:
+        recorded = json.loads(sidecar.read_text(encoding="utf-8"))
+        result = dict(recorded["result"])
+        sources = {key: sidecar.parent / str(result[key]) for key, _suffix in _COMPANIONS if result.get(key)}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{sidecar.name} is not a clip sidecar this version can read ({exc}).") from None
+    written: list[Path] = []
+    try:
+        copied = write_new(_free_clip_name(folder / preview.name), partial(shutil.copyfile, preview))
+        written.append(copied)
+        stem = copied.name[: -len(".mp4")]
+        result["path"] = copied.name
+        for key, suffix in _COMPANIONS:
+            source = sources.get(key)
+            if source is not None and source.is_file():
+                written.append(write_new(folder / f"{stem}{suffix}", partial(shutil.copyfile, source)))
+                result[key] = written[-1].name
+            else:  # missing beside the original too: the copy says so where the original would
+                result[key] = f"{stem}{suffix}"
+        if result.get("continues"):
+            result["continues"] = _continues_from(sidecar, result["continues"], folder)
+        recorded = {**recorded, "request": to_json(_shareable(request, folder)), "result": result}
+        written.append(write_text_new(folder / f"{stem}{SIDECAR_SUFFIX}", json.dumps(recorded, indent=2, sort_keys=True)))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return copied
+
+
+def _free_clip_name(wanted: Path) -> Path:
+    """`wanted` (a preview's path), or the first numbered name beside it whose sidecar and
+    companions are free as well (write_new still claims it atomically)."""
+    for candidate in candidate_names(wanted):
+        stem = candidate.name[: -len(".mp4")]
+        names = [candidate.name, f"{stem}{SIDECAR_SUFFIX}", *(f"{stem}{suffix}" for _key, suffix in _COMPANIONS)]
+        if not any((wanted.parent / name).exists() for name in names):
+            return candidate
+    raise AssertionError("unreachable: candidate_names never ends")
+
+
+def _continues_from(sidecar: Path, continues: dict, folder: Path) -> dict:
+    """A continued clip's record of what it continued, its files relative to `folder` instead."""
+    from engine.clips.continuation import recordable, recorded_request  # continuation builds on this module
+
+    request = recorded_request(sidecar)
+    return {**continues, "request": to_json(recordable(replace(request, output_dir=str(folder))))}
