@@ -34,9 +34,6 @@ class ClipJobs(QObject):
         self.frames: int | None = None  # None: the model's own length
         self.steps: int | None = None
         self._landings: dict[int, _Landing] = {}
-        # media id -> the generated clip's own preview: its sidecar, master and tail latents lie beside
-        # it (the project's copy in media/ is the preview alone), and continue starts from those
-        self._generated: dict[str, str] = {}
         self._mask_writer = BackgroundCalls(latest_only=False, parent=self)
         controller.bridge.finished.connect(self._on_finished)
         # a failed or cancelled clip lands nowhere (the queue panel and status bar say why)
@@ -94,8 +91,8 @@ class ClipJobs(QObject):
         if ref is None or ref.kind != "video":
             self.session.message.emit("Select a clip on the timeline to continue it.")
             return None
-        source = self._generated.get(clip.media, ref.path)
-        return self._submit(ContinueRequest(clip=source, prompt=prompt, output_dir=self._output_dir(),
+        # the project's copy: its master, tail latents and sidecar came into media/ with it (engine.clips.files.copy_clip)
+        return self._submit(ContinueRequest(clip=ref.path, prompt=prompt, output_dir=self._output_dir(),
                                             frames=self.frames, steps=self.steps, seed=random_seed()))
 
     def pending(self) -> bool:
@@ -106,6 +103,5 @@ class ClipJobs(QObject):
         if landing is None:
             return
         path = result.clip.path
-        self.session.add_media(path, landing.track, landing.frame,
-                               on_added=lambda ref: self._generated.__setitem__(ref.id, path))
+        self.session.add_media(path, landing.track, landing.frame)
         self.session.message.emit(f"{Path(path).name} is on the timeline.")
