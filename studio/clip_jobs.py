@@ -3,7 +3,8 @@ image moving only inside its mask) and "Continue" (the selected clip carried on)
 queue's GPU worker whose finished clip lands on the timeline right after the clip that was selected.
 
 The requests are the engine's (ClipRequest, ContinueRequest); a finished clip's preview file is
-placed through the ProjectSession like any dropped file, so it is one undo step.
+placed through the ProjectSession like any dropped file, so it is one undo step. Both requests carry
+the clip bar's identity references (studio.widgets.identity_slot), the images the shot keeps to.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ClipJobs(QObject):
         self.model: str | None = None  # None: the bundled motion model
         self.frames: int | None = None  # None: the model's own length
         self.steps: int | None = None
+        self.identity_references: tuple[str, ...] = ()  # the clip bar's Identity slot: new clips keep to their look
         self._landings: dict[int, _Landing] = {}
         self._mask_writer = BackgroundCalls(latest_only=False, parent=self)
         controller.bridge.finished.connect(self._on_finished)
@@ -70,7 +72,7 @@ class ClipJobs(QObject):
             return None
         return self._submit(ClipRequest(prompt=prompt, output_dir=self._output_dir(), model=self.model,
                                         frames=self.frames, steps=self.steps, seed=random_seed(),
-                                        init_image=image, mask=mask))
+                                        init_image=image, mask=mask, identity_references=self.identity_references))
 
     def cinemagraph(self, prompt: str) -> None:
         """The canvas image moving only inside its painted mask (the mask PNG is written on a worker)."""
@@ -93,7 +95,8 @@ class ClipJobs(QObject):
             return None
         # the project's copy: its master, tail latents and sidecar came into media/ with it (engine.clips.files.copy_clip)
         return self._submit(ContinueRequest(clip=ref.path, prompt=prompt, output_dir=self._output_dir(),
-                                            frames=self.frames, steps=self.steps, seed=random_seed()))
+                                            frames=self.frames, steps=self.steps, seed=random_seed(),
+                                            identity_references=self.identity_references))
 
     def pending(self) -> bool:
         return bool(self._landings)

@@ -17,6 +17,7 @@ from studio.background import BackgroundCalls, PythonThreadPool
 from studio.clip_jobs import ClipJobs
 from studio.project_session import ProjectSession
 from studio.viewmodels.timeline import TimelineState
+from studio.widgets.identity_slot import IdentitySlot
 from studio.widgets.media_bin import MediaBin
 from studio.widgets.player import PlayerWidget
 from studio.widgets.timeline_view import TimelineView
@@ -117,6 +118,11 @@ class TimelineSide(QObject):
         if not self.clips.can_continue():
             self.continue_action.setEnabled(False)
             self.continue_action.setToolTip("Continue comes with the continue task (not in this build)")
+        bar.addSeparator()
+        self.identity_slot = IdentitySlot()  # images the new clips keep to (dropped in)
+        self.identity_slot.changed.connect(lambda paths: setattr(self.clips, "identity_references", paths))
+        self.identity_slot.refused.connect(self.session.message)
+        bar.addWidget(self.identity_slot)
         return bar
 
     def file_menu_actions(self) -> list:
