@@ -32,6 +32,10 @@ def _drop(widget, paths) -> bool:
     """Drag `paths` over `widget` and drop them, as Qt delivers a drag from another window; whether it took them."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return _drop_mime(widget, mime)
+
+
+def _drop_mime(widget, mime) -> bool:
     enter = QDragEnterEvent(QPoint(4, 4), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
@@ -87,3 +91,15 @@ def test_files_that_are_not_images_are_refused_with_a_sentence(qtbot, studio, tm
     qtbot.waitUntil(lambda: slot.references() == (str(face),), timeout=10_000)
     assert "broken.png could not be read" in status.currentMessage()
     assert studio.window.timeline_side.clips.identity_references == (str(face),)
+
+
+def test_a_still_dragged_from_the_media_bin_becomes_a_reference(qtbot, studio, tmp_path):
+    side = studio.window.timeline_side
+    side.session.new_project(str(tmp_path / "film"))
+    qtbot.waitUntil(lambda: side.session.project is not None, timeout=10_000)
+    side.add_files([str(write_still(tmp_path / "face.png", (250, 200, 0)))])
+    qtbot.waitUntil(lambda: side.media_bin.list.count() == 1, timeout=10_000)
+    bin_list = side.media_bin.list
+    dragged = bin_list.mimeData([bin_list.item(0)])  # what the bin's drag carries
+    assert _drop_mime(side.identity_slot, dragged)
+    assert side.identity_slot.references() == (side.media_bin.paths()[0],)  # the project's copy in media/
