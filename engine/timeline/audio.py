@@ -1,4 +1,5 @@
-"""Mixing the sound of the timeline into one stereo stream, for export.
+"""Mixing the sound of the timeline into one stereo stream, for export; and the envelope of a
+clip's sound (`peaks`), which the timeline dock draws as its waveform.
 
 What is heard: every clip on an audio track, and every clip on a video track whose media has
 sound (a video file's own sound plays with its picture, as in Shotcut or Resolve), each at its
@@ -16,9 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from engine.errors import BadInput
-from engine.timeline.media import read_audio
-from engine.timeline.model import Timeline
+from engine.timeline.media import available_path, read_audio
+from engine.timeline.model import MediaRef, Timeline
 from engine.timeline.spans import TrackSpans
 
 CHANNELS = 2
@@ -57,9 +57,7 @@ def mix_to_file(timeline: Timeline, path: str | Path, samples: int | None = None
                 if not _heard(track, span.clip, media):
                     continue
                 ref = media[span.clip.media]
-                if not ref.path or not Path(ref.path).is_file():
-                    raise BadInput(f"media {ref.id} is unavailable ({ref.path or 'its project entry is damaged'}); "
-                                   "relink it or remove its clips.")
+                available_path(ref)
                 first = samples_for(timeline, span.begin)
                 last = min(total, samples_for(timeline, span.end))
                 if last <= first:
@@ -79,3 +77,43 @@ def mix_to_file(timeline: Timeline, path: str | Path, samples: int | None = None
                     out.write(mixed.astype(np.float32).tobytes())
                     position += len(block)
     return total
+
+
+# --- waveforms (the timeline dock draws them) ---------------------------------------------------
+
+PEAK_SAMPLE_RATE = 8000  # plenty for an envelope on screen, a sixth of the samples a 48 kHz read decodes
+
+
+def peaks(ref: MediaRef, start_s: float, end_s: float, buckets: int,
+          sample_rate: int = PEAK_SAMPLE_RATE) -> np.ndarray:
+    """The envelope of `ref`'s sound from `start_s` to `end_s`: `buckets` (min, max) pairs, in -1..1,
+    over both channels, each of an equal share of the time; what the file lacks counts as silence."""
+    path = available_path(ref)
+    buckets = max(1, int(buckets))
+    total = max(1, round((end_s - start_s) * sample_rate))
+    low = np.full(buckets, np.inf, np.float32)
+    high = np.full(buckets, -np.inf, np.float32)
+    position = 0
+    for block in read_audio(path, start_s, total / sample_rate, sample_rate):
+        block = block[: total - position]
+        if not len(block):
+            break
+        bucket = (position + np.arange(len(block))) * buckets // total  # which bucket each sample falls in
+        np.minimum.at(low, bucket, block.min(axis=1))
+        np.maximum.at(high, bucket, block.max(axis=1))
+        position += len(block)
+    silent = low > high  # no sample reached these buckets
+    low[silent] = high[silent] = 0.0
+    return np.stack([low, high], axis=1)
+
+
+def merge_peaks(envelope: np.ndarray, buckets: int) -> np.ndarray:
+    """An envelope of (min, max) pairs regrouped into `buckets` pairs (one per pixel column, say):
+    each the extremes of the pairs it covers, or the pair it lies in when there are more buckets."""
+    count = len(envelope)
+    if count == 0 or buckets < 1:
+        return np.zeros((max(0, buckets), 2), np.float32)
+    starts = np.arange(buckets) * count // buckets
+    if buckets >= count:
+        return envelope[starts]
+    return np.stack([np.minimum.reduceat(envelope[:, 0], starts), np.maximum.reduceat(envelope[:, 1], starts)], axis=1)

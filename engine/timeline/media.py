@@ -83,6 +83,14 @@ def _count_frames(path: Path) -> int:
     return frames
 
 
+def available_path(ref: MediaRef) -> str:
+    """The file of `ref`, or BadInput saying it is gone (every reader of media asks this first)."""
+    if not ref.path or not Path(ref.path).is_file():
+        raise BadInput(f"media {ref.id} is unavailable ({ref.path or 'its project entry is damaged'}); "
+                       "relink it or remove its clips.")
+    return ref.path
+
+
 class VideoFrames:
     """Frame-accurate reading of one video file's own frames, cheapest when read in order.
 

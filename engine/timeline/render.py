@@ -13,12 +13,10 @@ playing or exporting in order decodes each frame once, and the last few composit
 from __future__ import annotations
 
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 
-from engine.errors import BadInput
-from engine.timeline.media import VideoFrames
+from engine.timeline.media import VideoFrames, available_path
 from engine.timeline.model import MediaRef, Timeline
 from engine.timeline.spans import Span, TrackSpans
 
@@ -128,10 +126,7 @@ class FrameRenderer:
         return fit(decoder.frame(media_frame_index(ref, self.timeline, span.source_frame(n))), self.width, self.height)
 
     def _path(self, ref: MediaRef) -> str:
-        if not ref.path or not Path(ref.path).is_file():
-            raise BadInput(f"media {ref.id} is unavailable ({ref.path or 'its project entry is damaged'}); "
-                           "relink it or remove its clips.")
-        return ref.path
+        return available_path(ref)
 
     def close(self) -> None:
         for decoder in self._decoders.values():

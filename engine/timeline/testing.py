@@ -56,9 +56,20 @@ def write_numbered_video(path: str | Path, frames: int, width: int = 64, height:
 
 def write_tone(path: str | Path, seconds: float, hz: float = 440.0, sample_rate: int = 44100) -> Path:
     """A mono sine tone of `seconds` (WAV, MP3, FLAC or OGG by suffix)."""
+    return _write_sound(path, f"sine=frequency={hz}:sample_rate={sample_rate}:duration={seconds}")
+
+
+def write_silence_then_tone(path: str | Path, silent_seconds: float, tone_seconds: float, hz: float = 440.0,
+                            amplitude: float = 0.8, sample_rate: int = 44100) -> Path:
+    """Mono: `silent_seconds` of digital silence, then a sine tone of `amplitude` for `tone_seconds`."""
+    return _write_sound(path, f"aevalsrc='if(gte(t,{silent_seconds}),{amplitude}*sin(2*PI*{hz}*t),0)'"
+                              f":s={sample_rate}:d={silent_seconds + tone_seconds}")
+
+
+def _write_sound(path: str | Path, source: str) -> Path:
+    """Write ffmpeg's lavfi `source` to `path` in the codec of its suffix."""
     path = Path(path)
-    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    f"sine=frequency={hz}:sample_rate={sample_rate}:duration={seconds}",
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source,
                     *AUDIO_CODECS[path.suffix.lower()], str(path)], check=True, capture_output=True)
     return path
 

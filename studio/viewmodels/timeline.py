@@ -1,4 +1,5 @@
-"""What the timeline dock shows of an engine Timeline: playhead, selection, zoom, snapping, thumbnails.
+"""What the timeline dock shows of an engine Timeline: playhead, selection, zoom, snapping, and (through
+studio.viewmodels.timeline_previews) the pictures, waveforms and cut measures drawn on it.
 
 The Timeline itself stays the engine's immutable value (engine.timeline.model); this holds
 only the view's state around it and answers the questions the view asks in frames (where the
@@ -8,16 +9,13 @@ view builds engine commands and hands them to the ProjectSession.
 
 from __future__ import annotations
 
-import dataclasses
-from functools import partial
-
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from engine.timeline.model import Clip, Timeline, Track, Transition
-from studio.background import BackgroundCalls
-from studio.images import to_qimage
+from studio.viewmodels.timeline_previews import TimelinePreviews, render_thumbnail
 
-THUMB_HEIGHT = 40
+__all__ = ["TimelineState", "cut_frames", "item_at", "render_thumbnail", "snap", "timecode", "transition_after"]
+
 MIN_PX_PER_FRAME, MAX_PX_PER_FRAME = 0.05, 64.0
 SNAP_PX = 8  # how close (on screen) a dragged edge must come to a cut or the playhead to stick to it
 
@@ -62,23 +60,10 @@ def transition_after(track: Track, index: int) -> int | None:
     return None
 
 
-def clip_only(timeline: Timeline, clip: Clip) -> Timeline:
-    """A timeline of just `clip`, so its thumbnail shows the clip and not what covers it."""
-    return dataclasses.replace(timeline, tracks=(Track("video", (clip,)),), markers=())
-
-
-def render_thumbnail(timeline: Timeline, clip: Clip):
-    """The clip's first frame, THUMB_HEIGHT high at the project's shape (a worker's job: it decodes)."""
-    from engine.timeline.render import render_frame
-
-    width = max(2, round(THUMB_HEIGHT * timeline.width / timeline.height))
-    return to_qimage(render_frame(clip_only(timeline, clip), 0, width, THUMB_HEIGHT))
-
-
 class TimelineState(QObject):
     """The dock's view of the current Timeline."""
 
-    changed = Signal()  # the timeline, the zoom or a thumbnail: repaint
+    changed = Signal()  # the timeline, the zoom or a preview: repaint
     playhead_changed = Signal(int)
     selection_changed = Signal()
 
@@ -89,25 +74,18 @@ class TimelineState(QObject):
         self.selected: tuple[int, int] | None = None  # (track, item index)
         self.px_per_frame = 4.0
         self.snapping = True
-        self._thumbnails: dict[tuple, object] = {}  # (media, source_in) -> QImage
-        self._asked: set[tuple] = set()
-        # one decode at a time: thumbnails never compete with the player for the two cores
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._thumbnail_calls = BackgroundCalls(latest_only=False, pool=self._pool, parent=self)
+        self.previews = TimelinePreviews(self)
+        self.previews.changed.connect(self.changed)
 
     # --- the timeline --------------------------------------------------------------------
 
     def set_timeline(self, timeline: Timeline | None) -> None:
-        if timeline is None or self.timeline is None or timeline.media != self.timeline.media:
-            self._thumbnails.clear()
-            self._asked.clear()
         self.timeline = timeline
         if self.selected and not self._valid(self.selected):
             self.selected = None
             self.selection_changed.emit()
         self.set_playhead(min(self.playhead, self.duration))
-        self._ask_thumbnails()
+        self.previews.update(timeline)
         self.changed.emit()
 
     @property
@@ -164,30 +142,12 @@ class TimelineState(QObject):
             return frame
         return snap(frame, self.snap_targets(exclude), SNAP_PX / self.px_per_frame)
 
-    # --- thumbnails ------------------------------------------------------------------------
+    # --- previews ------------------------------------------------------------------------
 
     def thumbnail(self, clip: Clip):
-        return self._thumbnails.get((clip.media, clip.source_in))
-
-    def _ask_thumbnails(self) -> None:
-        timeline = self.timeline
-        if timeline is None:
-            return
-        for track in timeline.tracks:
-            if track.kind != "video":
-                continue
-            for item in track.items:
-                key = (getattr(item, "media", None), getattr(item, "source_in", None))
-                if isinstance(item, Clip) and key not in self._asked:
-                    self._asked.add(key)
-                    self._thumbnail_calls.call(partial(render_thumbnail, timeline, item),
-                                               partial(self._thumbnail_ready, key), lambda _text: None)
-
-    def _thumbnail_ready(self, key: tuple, image) -> None:
-        if key in self._asked:  # not dropped by a change of media since
-            self._thumbnails[key] = image
-            self.changed.emit()
+        """The clip's first frame once rendered (None until then)."""
+        return self.previews.first_picture(clip)
 
     def thumbnails_pending(self) -> bool:
-        return self._thumbnail_calls.pending()
-
+        """Whether pictures, waveforms or cut measures are still being made."""
+        return self.previews.pending()

@@ -1,4 +1,5 @@
-"""The timeline dock's canvas: a ruler in timecode, one row per track, clips with thumbnails.
+"""The timeline dock's canvas: a ruler in timecode, one row per track, video clips with thumbnails,
+audio clips with their waveforms.
 
 Behaves as Kdenlive and Shotcut users expect: click or drag on the ruler scrubs the playhead;
 drag a clip to move it (it snaps to cuts and the playhead; with Ctrl the others make room);
@@ -9,11 +10,12 @@ manager land where they are dropped. Every edit is an engine command given to th
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from engine.timeline import commands as c
+from engine.timeline.audio import merge_peaks
 from engine.timeline.model import Clip, Marker, Transition
 from studio.viewmodels.timeline import TimelineState, item_at, timecode, transition_after
 
@@ -22,6 +24,7 @@ TRACK_H = 52
 HEADER_W = 36
 EDGE_PX = 6  # how near a clip's end the pointer must be to grab it for a trim
 CROSSFADE_SECONDS = 0.5
+WAVEFORM_COLOUR = QColor("#b9f6ca")
 
 
 class TimelineView(QWidget):
@@ -137,19 +140,40 @@ class TimelineView(QWidget):
         rect = self.clip_rect(track, index)
         selected = self.state.selected == (track, index)
         painter.fillRect(rect, QColor("#3b6ea8" if kind == "video" else "#3b8a5a"))
-        thumb = self.state.thumbnail(clip) if kind == "video" else None
-        if thumb is not None and not thumb.isNull():
-            x = rect.left()
-            painter.save()
-            painter.setClipRect(rect)
-            while x < rect.right():  # filmstrip: the first frame repeated along the clip
-                painter.drawImage(QPointF(x, rect.top() + 2), thumb)
-                x += thumb.width() + 2
-            painter.restore()
+        painter.save()
+        painter.setClipRect(rect)
+        if kind == "video":
+            self._paint_filmstrip(painter, rect, clip)
+        else:
+            self._paint_waveform(painter, rect, clip)
+        painter.restore()
         painter.setPen(QPen(QColor("#ffffff" if selected else "#101010"), 2 if selected else 1))
         painter.drawRect(rect)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(rect.adjusted(4, 0, -4, -2), Qt.AlignBottom | Qt.AlignLeft, clip.name or clip.media)
+
+    def _paint_filmstrip(self, painter: QPainter, rect: QRectF, clip: Clip) -> None:
+        thumb = self.state.thumbnail(clip)
+        if thumb is not None and not thumb.isNull():
+            x = rect.left()
+            while x < rect.right():  # filmstrip: the first frame repeated along the clip
+                painter.drawImage(QPointF(x, rect.top() + 2), thumb)
+                x += thumb.width() + 2
+
+    def _paint_waveform(self, painter: QPainter, rect: QRectF, clip: Clip) -> None:
+        """The clip's envelope, one (min, max) line per pixel column on screen, centred in the clip."""
+        envelope = self.state.previews.waveform(clip)
+        left, right = max(rect.left(), 0.0), min(rect.right(), float(self.width()))
+        if envelope is None or right - left < 1:
+            return
+        count = len(envelope)
+        first = int((left - rect.left()) / rect.width() * count)
+        last = max(first + 1, int(round((right - rect.left()) / rect.width() * count)))
+        columns = merge_peaks(envelope[first:last], int(right - left))
+        middle, half = rect.center().y(), rect.height() / 2 - 2
+        painter.setPen(QPen(WAVEFORM_COLOUR, 1))
+        painter.drawLines([QLineF(left + x + 0.5, middle - high * half, left + x + 0.5, middle - low * half)
+                           for x, (low, high) in enumerate(columns)])
 
     def _paint_transition(self, painter: QPainter, top: float, cut: int, item: Transition) -> None:
         left, right = self.x_of(cut - item.in_offset), self.x_of(cut + item.out_offset)

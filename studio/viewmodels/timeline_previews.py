@@ -1,0 +1,134 @@
+"""What the timeline dock draws of the media itself: the first frame of video clips and the
+waveforms of audio clips.
+
+All of it decodes or measures, so it runs on one worker thread (a single-thread pool: these never
+compete with the player for the two cores), and the view draws only what is cached here:
+- a clip's first frame per (media, source frame);
+- an audio clip's envelope per (media, source in, duration), PEAKS_PER_FRAME (min, max) pairs per
+  project frame, merged to pixel columns when drawn.
+Caches are keyed by the MediaRef itself rather than its id, so an edit of the media table keeps
+everything that still applies and drops what no longer does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from engine.timeline.model import Clip, MediaRef, Timeline, Track
+from studio.background import BackgroundCalls
+from studio.images import to_qimage
+
+THUMB_HEIGHT = 40
+PEAKS_PER_FRAME = 8  # envelope pairs per project frame: 8 px per pair at the dock's closest zoom
+MAX_PEAKS = 1 << 15  # a very long clip gets a coarser envelope, not an unbounded one
+
+
+def clip_only(timeline: Timeline, clip: Clip) -> Timeline:
+    """A timeline of just `clip`, so its pictures show the clip and not what covers it."""
+    return dataclasses.replace(timeline, tracks=(Track("video", (clip,)),), markers=())
+
+
+def thumbnail_width(timeline: Timeline) -> int:
+    return max(2, round(THUMB_HEIGHT * timeline.width / timeline.height))
+
+
+def render_thumbnails(timeline: Timeline, clip: Clip, frames) -> dict:
+    """The clip's source frames `frames` as THUMB_HEIGHT-high QImages at the project's shape, by
+    source frame; one renderer reads them in order (a worker's job: it decodes)."""
+    from engine.timeline.render import FrameRenderer
+
+    with FrameRenderer(clip_only(timeline, clip), thumbnail_width(timeline), THUMB_HEIGHT) as renderer:
+        return {frame: to_qimage(renderer.render_frame(frame - clip.source_in)) for frame in sorted(frames)}
+
+
+def render_thumbnail(timeline: Timeline, clip: Clip):
+    """The clip's first frame, as `render_thumbnails` makes it."""
+    return render_thumbnails(timeline, clip, [clip.source_in])[clip.source_in]
+
+
+def measure_waveform(timeline: Timeline, ref: MediaRef, clip: Clip) -> np.ndarray:
+    """The envelope of the clip's source range (a worker's job: it decodes)."""
+    from engine.timeline.audio import peaks
+
+    rate = timeline.rate
+    buckets = min(MAX_PEAKS, clip.duration * PEAKS_PER_FRAME)
+    return peaks(ref, rate.seconds(clip.source_in), rate.seconds(clip.source_out), buckets)
+
+
+class TimelinePreviews(QObject):
+    """The cached pictures, envelopes and cut measures of the current timeline (module docstring)."""
+
+    changed = Signal()  # something new is ready: repaint
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._media: dict[str, MediaRef] = {}
+        self._frames: dict[MediaRef, dict[int, object]] = {}  # ref -> source frame -> QImage
+        self._waveforms: dict[tuple, np.ndarray] = {}
+        self._asked: set[tuple] = set()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self.destroyed.connect(self._pool.clear)  # a closing window waits for the call running, not the queue
+        self._calls = BackgroundCalls(latest_only=False, pool=self._pool, parent=self)
+
+    def update(self, timeline: Timeline | None) -> None:
+        """Forget what `timeline` no longer uses; ask for what it shows that is neither cached nor asked."""
+        self._media = timeline.media_by_id() if timeline is not None else {}
+        self._forget_unused(set(self._media.values()))
+        if timeline is None:
+            return
+        for track in (track for track in timeline.tracks if track.kind == "video"):
+            for clip in (item for item in track.items if isinstance(item, Clip)):
+                ref = self._media[clip.media]
+                if ("frame", ref, clip.source_in) not in self._asked:
+                    self._ask_frames(timeline, clip, ref, [clip.source_in])
+        for track in timeline.tracks:
+            for clip in (item for item in track.items if isinstance(item, Clip) and track.kind == "audio"):
+                key = self._waveform_key(clip)
+                if key not in self._asked:
+                    self._asked.add(key)
+                    self._calls.call(partial(measure_waveform, timeline, key[1], clip),
+                                     partial(self._store, self._waveforms, key), lambda _text: None)
+
+    def _forget_unused(self, refs: set) -> None:
+        """Drop what is of media no longer in the table (in place: calls on the way hold these caches)."""
+        unused = lambda key: any(isinstance(part, MediaRef) and part not in refs for part in key)  # noqa: E731
+        self._asked.difference_update([key for key in self._asked if unused(key)])
+        for cache in (self._frames, self._waveforms):
+            for key in [key for key in cache if unused(key if isinstance(key, tuple) else (key,))]:
+                del cache[key]
+
+    def _ask_frames(self, timeline: Timeline, clip: Clip, ref: MediaRef, frames: list[int]) -> None:
+        self._asked.update(("frame", ref, f) for f in frames)
+        self._calls.call(partial(render_thumbnails, timeline, clip, frames), partial(self._frames_ready, ref),
+                         lambda _text: None)
+
+    def _frames_ready(self, ref: MediaRef, images: dict) -> None:
+        kept = {f: image for f, image in images.items() if ("frame", ref, f) in self._asked and image is not None}
+        if kept:  # else dropped by a change of media since
+            self._frames.setdefault(ref, {}).update(kept)
+            self.changed.emit()
+
+    def _store(self, cache: dict, key: tuple, value) -> None:
+        if key in self._asked:
+            cache[key] = value
+            self.changed.emit()
+
+    def _waveform_key(self, clip: Clip) -> tuple:
+        return ("wave", self._media[clip.media], clip.source_in, clip.duration)
+
+    # --- what the view draws -----------------------------------------------------------------
+
+    def first_picture(self, clip: Clip):
+        ref = self._media.get(clip.media)
+        return self._frames.get(ref, {}).get(clip.source_in)
+
+    def waveform(self, clip: Clip) -> np.ndarray | None:
+        return self._waveforms.get(self._waveform_key(clip)) if clip.media in self._media else None
+
+    def pending(self) -> bool:
+        return self._calls.pending()
