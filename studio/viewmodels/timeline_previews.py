@@ -1,9 +1,11 @@
-"""What the timeline dock draws of the media itself: the first frame of video clips and the
-waveforms of audio clips.
+"""What the timeline dock draws of the media itself: frames along video clips and waveforms of audio
+clips.
 
 All of it decodes or measures, so it runs on one worker thread (a single-thread pool: these never
 compete with the player for the two cores), and the view draws only what is cached here:
-- a clip's first frame per (media, source frame);
+- filmstrip frames per (media, source frame), on a grid fixed in source frames (`filmstrip_frames`),
+  so zooming and trimming reuse what they keep; a slot whose frame is not ready yet shows the
+  nearest ready one;
 - an audio clip's envelope per (media, source in, duration), PEAKS_PER_FRAME (min, max) pairs per
   project frame, merged to pixel columns when drawn.
 Caches are keyed by the MediaRef itself rather than its id, so an edit of the media table keeps
@@ -23,6 +25,7 @@ from studio.background import BackgroundCalls
 from studio.images import to_qimage
 
 THUMB_HEIGHT = 40
+MAX_THUMBS_PER_CLIP = 12  # frames rendered along one clip (its first frame besides)
 PEAKS_PER_FRAME = 8  # envelope pairs per project frame: 8 px per pair at the dock's closest zoom
 MAX_PEAKS = 1 << 15  # a very long clip gets a coarser envelope, not an unbounded one
 
@@ -48,6 +51,19 @@ def render_thumbnails(timeline: Timeline, clip: Clip, frames) -> dict:
 def render_thumbnail(timeline: Timeline, clip: Clip):
     """The clip's first frame, as `render_thumbnails` makes it."""
     return render_thumbnails(timeline, clip, [clip.source_in])[clip.source_in]
+
+
+def filmstrip_frames(clip: Clip, ref: MediaRef) -> list[int]:
+    """The source frames drawn along `clip`: its first, and the multiples of a power-of-two step inside
+    it, the step the smallest giving at most MAX_THUMBS_PER_CLIP. The grid is fixed in source frames,
+    so a trim that keeps frames keeps their pictures, and a split's halves share them."""
+    if ref.kind == "image":
+        return [clip.source_in]
+    step = 1
+    while step * MAX_THUMBS_PER_CLIP < clip.duration:
+        step *= 2
+    first_on_grid = -(-clip.source_in // step) * step
+    return [clip.source_in] + [f for f in range(first_on_grid, clip.source_out, step) if f != clip.source_in]
 
 
 def measure_waveform(timeline: Timeline, ref: MediaRef, clip: Clip) -> np.ndarray:
@@ -81,11 +97,19 @@ class TimelinePreviews(QObject):
         self._forget_unused(set(self._media.values()))
         if timeline is None:
             return
-        for track in (track for track in timeline.tracks if track.kind == "video"):
+        videos = [track for track in timeline.tracks if track.kind == "video"]
+        later = []
+        for track in videos:  # every clip's first frame before any clip's other frames
             for clip in (item for item in track.items if isinstance(item, Clip)):
                 ref = self._media[clip.media]
-                if ("frame", ref, clip.source_in) not in self._asked:
-                    self._ask_frames(timeline, clip, ref, [clip.source_in])
+                wanted = [f for f in filmstrip_frames(clip, ref) if ("frame", ref, f) not in self._asked]
+                if wanted and wanted[0] == clip.source_in:
+                    self._ask_frames(timeline, clip, ref, wanted[:1])
+                    wanted = wanted[1:]
+                if wanted:
+                    later.append(partial(self._ask_frames, timeline, clip, ref, wanted))
+        for ask in later:
+            ask()
         for track in timeline.tracks:
             for clip in (item for item in track.items if isinstance(item, Clip) and track.kind == "audio"):
                 key = self._waveform_key(clip)
@@ -126,6 +150,12 @@ class TimelinePreviews(QObject):
     def first_picture(self, clip: Clip):
         ref = self._media.get(clip.media)
         return self._frames.get(ref, {}).get(clip.source_in)
+
+    def picture(self, clip: Clip, frame: int):
+        """The ready picture of the clip's media nearest to source frame `frame`, inside the clip."""
+        ready = self._frames.get(self._media.get(clip.media), {})
+        inside = [f for f in ready if clip.source_in <= f < clip.source_out] or list(ready)  # a still's one frame
+        return ready[min(inside, key=lambda f: abs(f - frame))] if inside else None
 
     def waveform(self, clip: Clip) -> np.ndarray | None:
         return self._waveforms.get(self._waveform_key(clip)) if clip.media in self._media else None

@@ -1,5 +1,5 @@
-"""The timeline dock's canvas: a ruler in timecode, one row per track, video clips with thumbnails,
-audio clips with their waveforms.
+"""The timeline dock's canvas: a ruler in timecode, one row per track, video clips with frames from
+across them, audio clips with their waveforms.
 
 Behaves as Kdenlive and Shotcut users expect: click or drag on the ruler scrubs the playhead;
 drag a clip to move it (it snaps to cuts and the playhead; with Ctrl the others make room);
@@ -18,12 +18,14 @@ from engine.timeline import commands as c
 from engine.timeline.audio import merge_peaks
 from engine.timeline.model import Clip, Marker, Transition
 from studio.viewmodels.timeline import TimelineState, item_at, timecode, transition_after
+from studio.viewmodels.timeline_previews import thumbnail_width
 
 RULER_H = 22
 TRACK_H = 52
 HEADER_W = 36
 EDGE_PX = 6  # how near a clip's end the pointer must be to grab it for a trim
 CROSSFADE_SECONDS = 0.5
+THUMB_GAP = 2  # px between filmstrip slots
 WAVEFORM_COLOUR = QColor("#b9f6ca")
 
 
@@ -153,12 +155,16 @@ class TimelineView(QWidget):
         painter.drawText(rect.adjusted(4, 0, -4, -2), Qt.AlignBottom | Qt.AlignLeft, clip.name or clip.media)
 
     def _paint_filmstrip(self, painter: QPainter, rect: QRectF, clip: Clip) -> None:
-        thumb = self.state.thumbnail(clip)
-        if thumb is not None and not thumb.isNull():
-            x = rect.left()
-            while x < rect.right():  # filmstrip: the first frame repeated along the clip
-                painter.drawImage(QPointF(x, rect.top() + 2), thumb)
-                x += thumb.width() + 2
+        """Kdenlive's filmstrip: thumb-wide slots along the clip, each the frame at its left edge (or
+        the nearest one ready while that one is made)."""
+        slot = thumbnail_width(self.state.timeline) + THUMB_GAP
+        x = rect.left() + max(0, int(-rect.left() // slot)) * slot  # the first slot on screen
+        while x < min(rect.right(), self.width()):
+            frame = clip.source_in + int((x - rect.left()) / self.state.px_per_frame)
+            image = self.state.previews.picture(clip, frame)
+            if image is not None:
+                painter.drawImage(QPointF(x, rect.top() + 2), image)
+            x += slot
 
     def _paint_waveform(self, painter: QPainter, rect: QRectF, clip: Clip) -> None:
         """The clip's envelope, one (min, max) line per pixel column on screen, centred in the clip."""
