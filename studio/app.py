@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from engine import heap
 from engine.devices import pick_device
 from engine.jobs import JobQueue
 from engine.models.cache import ModelCache
@@ -51,11 +52,14 @@ class Studio:
 
 def build_studio(registry: ModelRegistry | None = None, data_dir: Path | None = None,
                  settings: QSettings | None = None, device: str | None = None,
-                 record_crashes: bool = False) -> Studio:
-    """The studio on `data_dir`; `record_crashes` sends a fatal error's stack to the session's crash log."""
+                 record_crashes: bool = False, settle_heap: bool = False) -> Studio:
+    """The studio on `data_dir`; `record_crashes` sends a fatal error's stack to the session's crash
+    log; `settle_heap` keeps Python's full collections off the libraries, the window and loaded
+    models (engine.heap), which the app does: a test process that builds many studios does not,
+    since a settled heap keeps older studios' reference cycles until the next collect()."""
     device = device or pick_device()
     registry = registry or ModelRegistry()
-    models = ModelCache(registry, device=device)
+    models = ModelCache(registry, device=device, settle_heap=settle_heap)
     queue = JobQueue(model_cache=models)
     bridge = EngineBridge(queue)
     folders = SessionFolders(Path(data_dir) if data_dir else user_data_dir())
@@ -76,6 +80,8 @@ def build_studio(registry: ModelRegistry | None = None, data_dir: Path | None = 
     notice = recovery_notice(unclean_ends)
     if notice:
         window.status.showMessage(notice)  # stays until the next message
+    if settle_heap:
+        heap.settle()
     return Studio(window, queue, bridge, controller, models, guard)
 
 
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None, project: str | None = None) -> int:
     app.setApplicationName("Latent Studio")
     app.setOrganizationName("Latent Studio")
     apply_dark_theme(app)
-    studio = build_studio(record_crashes=True)
+    studio = build_studio(record_crashes=True, settle_heap=True)
     studio.window.show()
     if project is not None:
         studio.window.timeline_side.open(project)

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from engine import heap
 from engine.devices import pick_device, pick_dtype
 from engine.models import loader
 from engine.models.registry import ModelRegistry
@@ -44,8 +45,11 @@ class ModelCache:
     """The engine's model service: the registry to resolve names, and the loaded pipelines."""
 
     def __init__(self, registry: ModelRegistry | None = None, device: str | None = None,
-                 max_bytes: int | None = None):
+                 max_bytes: int | None = None, settle_heap: bool = False):
         self.registry = registry or ModelRegistry()
+        # the window's choice (engine.heap): loaded models leave the cycle collector's reach, so
+        # a collection never holds the GIL long enough to stall its event loop
+        self.settle_heap = settle_heap
         self.device = device or pick_device()
         self.max_bytes = default_memory_budget(self.device) if max_bytes is None else max_bytes
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
@@ -99,6 +103,7 @@ class ModelCache:
                 self._make_room(incoming)
                 pipe = loader.load_clip_pipeline(spec, self.device, dtype, base)
                 self.loads += 1
+                self._settle()
                 entry = _Entry(spec, {"clip": pipe}, loader.module_bytes(pipe))
                 self._make_room(entry.nbytes)
                 self._entries[key] = entry
@@ -113,6 +118,7 @@ class ModelCache:
                 self._announce(spec)
                 model = loader.load_scorer(spec, self.device)
                 self.loads += 1
+                self._settle()
                 entry = _Entry(spec, {"scorer": model}, loader.module_bytes(model.model))
                 self._make_room(entry.nbytes)
                 self._entries[key] = entry
@@ -126,6 +132,7 @@ class ModelCache:
         self._make_room(loader.weights_on_disk(spec))
         pipe = loader.load_text_to_image(spec, self.device, dtype)
         self.loads += 1
+        self._settle()
         nbytes = loader.module_bytes(pipe)
         self._make_room(nbytes)
         return _Entry(spec, {"txt2img": pipe}, nbytes)
@@ -133,13 +140,21 @@ class ModelCache:
     def _make_room(self, incoming: int) -> None:
         if self.max_bytes is None:
             return
+        evicted = False
         while self._entries and self.used_bytes() + incoming > self.max_bytes:
             self._entries.popitem(last=False)
-        gc.collect()
+            evicted = True
+        if not evicted:
+            return  # a full collection holds the GIL for a few hundred ms (engine.heap): not for nothing
+        heap.collect() if self.settle_heap else gc.collect()
         if self.device.startswith("cuda"):
             import torch
 
             torch.cuda.empty_cache()
+
+    def _settle(self) -> None:
+        if self.settle_heap:
+            heap.settle()  # the model just loaded is long-lived
 
     def used_bytes(self) -> int:
         with self._lock:
@@ -153,4 +168,4 @@ class ModelCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-        gc.collect()
+        heap.collect() if self.settle_heap else gc.collect()
