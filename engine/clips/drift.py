@@ -73,6 +73,18 @@ def cut(before: np.ndarray, after: np.ndarray) -> dict:
     }
 
 
+def cut_between(last_frame: np.ndarray, first_frame: np.ndarray, references=None) -> dict:
+    """The measures at one cut from its two frames alone (the timeline's cut badges): `cut`'s (motion
+    is None: one frame a side has none), and where the clip after the cut has identity `references`,
+    `identity`'s colour score of its first frame to them ("identity"; None without references), and
+    how many there are."""
+    measured = cut(np.asarray(last_frame)[None], np.asarray(first_frame)[None])
+    scores = identity(np.asarray(first_frame)[None], references) if references else None
+    measured["identity"] = scores["colour"] if scores else None
+    measured["references"] = len(references) if references else 0
+    return measured
+
+
 def look(frames: np.ndarray) -> dict:
     import cv2
 

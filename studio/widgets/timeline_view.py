@@ -1,5 +1,6 @@
 """The timeline dock's canvas: a ruler in timecode, one row per track, video clips with frames from
-across them, audio clips with their waveforms.
+across them, audio clips with their waveforms, and a badge at each cut between video clips with its
+continuity (and identity) measures, whose tooltip gives the figures.
 
 Behaves as Kdenlive and Shotcut users expect: click or drag on the ruler scrubs the playhead;
 drag a clip to move it (it snaps to cuts and the playhead; with Ctrl the others make room);
@@ -10,15 +11,15 @@ manager land where they are dropped. Every edit is an engine command given to th
 
 from __future__ import annotations
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from engine.timeline import commands as c
 from engine.timeline.audio import merge_peaks
 from engine.timeline.model import Clip, Marker, Transition
 from studio.viewmodels.timeline import TimelineState, item_at, timecode, transition_after
-from studio.viewmodels.timeline_previews import thumbnail_width
+from studio.viewmodels.timeline_previews import continuity_grade, cuts_of, thumbnail_width
 
 RULER_H = 22
 TRACK_H = 52
@@ -27,6 +28,22 @@ EDGE_PX = 6  # how near a clip's end the pointer must be to grab it for a trim
 CROSSFADE_SECONDS = 0.5
 THUMB_GAP = 2  # px between filmstrip slots
 WAVEFORM_COLOUR = QColor("#b9f6ca")
+BADGE_W, BADGE_H = 30, 13
+GRADE_COLOURS = {"good": QColor("#34a853"), "fair": QColor("#f9ab00"), "poor": QColor("#d93025")}
+IDENTITY_COLOUR = QColor("#8ab4f8")
+
+
+def cut_tooltip(measures, frame: int, fps: float) -> str:
+    """What a cut badge's tooltip says: the figures of engine.clips.drift.cut_between (or why there are none)."""
+    where = f"Continuity at {timecode(frame, fps)}"
+    if isinstance(measures, str):
+        return f"{where}: not measured ({measures})"
+    jump = "no object to follow" if measures["jump"] is None else f"jump {measures['jump']:.1f} px"
+    text = f"{where} \u2014 SSIM {measures['ssim']:.2f}, histogram {measures['histogram']:.2f}, {jump}"
+    if measures.get("identity") is not None:
+        count = measures["references"]
+        text += f"; identity {measures['identity']:.2f} ({count} reference{'' if count == 1 else 's'})"
+    return text
 
 
 class TimelineView(QWidget):
@@ -48,6 +65,24 @@ class TimelineView(QWidget):
         state.changed.connect(self.update)
         state.playhead_changed.connect(lambda _frame: self.update())
         state.selection_changed.connect(self.update)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.ToolTip:
+            text = self.tooltip_at(event.position() if hasattr(event, "position") else QPointF(event.pos()))
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
+
+    def tooltip_at(self, pos: QPointF) -> str | None:
+        """The tooltip of the cut badge under `pos`, if there is one."""
+        for rect, frame, measures in self.badges():
+            if rect.contains(pos):
+                return cut_tooltip(measures, frame, self.state.timeline.rate.fps)
+        return None
 
     # --- geometry --------------------------------------------------------------------------
 
@@ -110,6 +145,7 @@ class TimelineView(QWidget):
                     self._paint_clip(painter, number, index, item, track.kind)
                 elif isinstance(item, Transition):
                     self._paint_transition(painter, top, start, item)
+        self._paint_badges(painter)
         x = self.x_of(self.state.playhead)
         painter.setPen(QPen(QColor("#ff5252"), 1.5))
         painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
@@ -180,6 +216,39 @@ class TimelineView(QWidget):
         painter.setPen(QPen(WAVEFORM_COLOUR, 1))
         painter.drawLines([QLineF(left + x + 0.5, middle - high * half, left + x + 0.5, middle - low * half)
                            for x, (low, high) in enumerate(columns)])
+
+    def badges(self):
+        """(rect, cut frame, measures) of every cut badge whose measures are in (or failed)."""
+        timeline = self.state.timeline
+        if timeline is None:
+            return
+        for number, track in enumerate(timeline.tracks):
+            if track.kind != "video":
+                continue
+            for before, after, frame in cuts_of(track):
+                measures = self.state.previews.cut_measures(track.items[before], track.items[after])
+                if measures is not None:
+                    top = RULER_H + number * TRACK_H + 4
+                    yield QRectF(self.x_of(frame) - BADGE_W / 2, top, BADGE_W, BADGE_H), frame, measures
+
+    def _paint_badges(self, painter: QPainter) -> None:
+        painter.setFont(QFont(painter.font().family(), 7))
+        for rect, _frame, measures in self.badges():
+            failed = isinstance(measures, str)
+            colour = QColor("#80868b") if failed else GRADE_COLOURS[continuity_grade(measures["ssim"])]
+            self._paint_badge(painter, rect, colour, "?" if failed else f"{measures['ssim']:.2f}")
+            if not failed and measures.get("identity") is not None:
+                self._paint_badge(painter, rect.translated(0, BADGE_H + 2), IDENTITY_COLOUR,
+                                  f"id {measures['identity']:.2f}")
+
+    @staticmethod
+    def _paint_badge(painter: QPainter, rect: QRectF, colour: QColor, text: str) -> None:
+        painter.setPen(QPen(QColor("#101010"), 1))
+        painter.setBrush(colour)
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.setBrush(Qt.NoBrush)
+        painter.setPen(QColor("#101010"))
+        painter.drawText(rect, Qt.AlignCenter, text)
 
     def _paint_transition(self, painter: QPainter, top: float, cut: int, item: Transition) -> None:
         left, right = self.x_of(cut - item.in_offset), self.x_of(cut + item.out_offset)

@@ -1,8 +1,9 @@
-"""What the timeline dock draws, measured by the engine: a clip's sound envelope."""
+"""What the timeline dock draws, measured by the engine: a clip's sound envelope, and the measures at a cut."""
 
 import numpy as np
 import pytest
 
+from engine.clips.drift import cut_between
 from engine.errors import BadInput
 from engine.timeline.audio import merge_peaks, peaks
 from engine.timeline.media import probe
@@ -43,3 +44,28 @@ def test_merge_peaks_keeps_the_extremes_and_stretches():
     assert merge_peaks(envelope, 2).ravel().tolist() == pytest.approx([-0.5, 0.2, -0.2, 0.9])
     assert merge_peaks(envelope, 8)[:, 1].tolist() == pytest.approx([0.1, 0.1, 0.2, 0.2, 0.0, 0.0, 0.9, 0.9])
     assert merge_peaks(envelope[:0], 3).shape == (3, 2)
+
+
+def _square(x: int, colour=(250, 40, 40)) -> np.ndarray:
+    frame = np.full((48, 64, 3), 20, np.uint8)
+    frame[16:32, x:x + 16] = colour
+    return frame
+
+
+def test_cut_between_the_same_frame_is_continuous():
+    measured = cut_between(_square(10), _square(10))
+    assert measured["ssim"] == pytest.approx(1.0) and measured["histogram"] == pytest.approx(1.0)
+    assert measured["jump"] == pytest.approx(0.0)
+    assert measured["identity"] is None and measured["references"] == 0
+
+
+def test_cut_between_unrelated_frames_jumps_and_identity_follows_the_references():
+    moved = cut_between(_square(4), _square(40))
+    assert moved["ssim"] < 0.8 and moved["jump"] == pytest.approx(36.0)
+    red = _square(40)
+    blue = np.full((8, 8, 3), (40, 40, 250), np.uint8)  # a reference of another look altogether
+    last = _square(4, (40, 40, 250))  # the clip before the cut looks nothing like the references
+    like = cut_between(last, red, references=[red])
+    unlike = cut_between(last, red, references=[blue, blue])
+    assert like["identity"] == pytest.approx(1.0) and like["references"] == 1
+    assert unlike["identity"] < 0.9 and unlike["references"] == 2

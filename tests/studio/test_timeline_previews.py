@@ -1,5 +1,5 @@
-"""What the timeline dock draws of the media, from the worker's caches: waveforms on audio clips and
-frames from across video clips.
+"""What the timeline dock draws of the media, from the worker's caches: waveforms on audio clips, frames
+from across video clips, and the continuity/identity badges at cuts with their tooltips.
 
 The dock here is the real TimelineState and TimelineView on a real timeline of real files; edits
 are the engine's commands applied to it, as the project session would.
@@ -7,15 +7,17 @@ are the engine's commands applied to it, as the project session would.
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QEvent, QPointF
+from PySide6.QtGui import QHelpEvent, QImage
+from PySide6.QtWidgets import QToolTip
 
 from engine.timeline import commands as c
 from engine.timeline.media import probe
 from engine.timeline.model import Clip, Rate, Timeline, Track
-from engine.timeline.testing import frame_number, write_numbered_video, write_silence_then_tone
+from engine.timeline.testing import frame_number, write_numbered_video, write_silence_then_tone, write_still
 from studio.viewmodels.timeline import TimelineState
-from studio.viewmodels.timeline_previews import thumbnail_width
-from studio.widgets.timeline_view import RULER_H, THUMB_GAP, TRACK_H, WAVEFORM_COLOUR, TimelineView
+from studio.viewmodels.timeline_previews import continuity_grade, thumbnail_width
+from studio.widgets.timeline_view import GRADE_COLOURS, RULER_H, THUMB_GAP, TRACK_H, WAVEFORM_COLOUR, TimelineView
 
 
 def pixels(view) -> np.ndarray:
@@ -107,3 +109,74 @@ def test_the_filmstrip_shows_frames_from_across_the_clip_and_a_trim_keeps_them(q
     assert all(state.previews._frames[video][f] is rendered[f] for f in rendered if f >= 16)  # noqa: SLF001
     image = pixels(view)
     assert slot_number(image, view, view.clip_rect(0, 1), 0) == 16
+
+
+# --- badges at cuts -------------------------------------------------------------------------------
+
+
+def test_cut_badges_grade_continuity_and_their_tooltips_give_the_figures(qtbot, dock, tmp_path):
+    video = probe(write_numbered_video(tmp_path / "numbers.mp4", 12), "numbers")  # 36 frames at 24 fps
+    red = probe(write_still(tmp_path / "red.png", (230, 20, 20)), "red")
+    track = Track("video", (Clip("numbers", 0, 36), Clip("red", 0, 12)))
+    state, view = dock(timeline_of(24, track, media=[video, red]))
+    edit(state, c.Split(0, 20))  # project frames 19 and 20 both show media frame 6: the same picture
+    qtbot.waitUntil(lambda: len(list(view.badges())) == 2, timeout=30_000)
+    (first, at_split, same), (second, at_still, unrelated) = view.badges()
+    assert (at_split, at_still) == (20, 36)
+    assert same["ssim"] == pytest.approx(1.0) and continuity_grade(same["ssim"]) == "good"
+    assert unrelated["ssim"] < 0.5 and continuity_grade(unrelated["ssim"]) == "poor"
+    image = pixels(view)
+    for rect, grade in ((first, "good"), (second, "poor")):  # drawn in their grade's colour (left of the text)
+        assert tuple(image[int(rect.center().y()), int(rect.left()) + 3]) == GRADE_COLOURS[grade].getRgb()[:3]
+
+    assert view.tooltip_at(first.center()) == (
+        "Continuity at 00:00:00:20 \u2014 SSIM 1.00, histogram 1.00, jump 0.0 px")
+    assert view.tooltip_at(QPointF(first.right() + 40, first.center().y())) is None
+    centre = first.center().toPoint()
+    view.event(QHelpEvent(QEvent.ToolTip, centre, view.mapToGlobal(centre)))
+    assert QToolTip.text().startswith("Continuity at 00:00:00:20 \u2014 SSIM 1.00")
+    assert "identity" not in QToolTip.text()  # neither clip has a sidecar
+    QToolTip.hideText()
+
+
+def test_continuity_grades_follow_the_thresholds():
+    assert [continuity_grade(v) for v in (1.0, 0.8, 0.79, 0.5, 0.49, -0.2)] == [
+        "good", "good", "fair", "fair", "poor", "poor"]
+
+
+def test_the_identity_figure_shows_only_after_a_clip_whose_sidecar_records_references(qtbot, dock, tmp_path):
+    from engine.api import ClipRequest
+    from engine.clips.files import write_clip
+    from PIL import Image
+
+    from engine.timeline.testing import numbered_frame
+
+    frames = np.stack([numbered_frame(k, 64, 48) for k in range(8)])
+    reference = tmp_path / "subject.png"
+    Image.fromarray(frames[0]).save(reference)  # the shot's first frame: its identity is near 1
+    request = ClipRequest(prompt="numbers", output_dir=str(tmp_path), fps=8,
+                          identity_references=(str(reference),))
+    made = write_clip(frames, None, request, tmp_path / "clips", "shot", {"family": "animatediff"})
+    generated = probe(made.path, "shot")
+    plain = probe(write_numbered_video(tmp_path / "plain.mp4", 8), "plain")
+    track = Track("video", (Clip("plain", 0, 8), Clip("shot", 0, 8), Clip("plain", 0, 8)))
+    state, view = dock(timeline_of(8, track, media=[plain, generated]))
+    qtbot.waitUntil(lambda: len(list(view.badges())) == 2, timeout=60_000)
+    (into_shot, _, with_references), (after_shot, _, without) = view.badges()
+    assert with_references["references"] == 1 and with_references["identity"] > 0.9
+    assert without["identity"] is None
+    tip = view.tooltip_at(into_shot.center())
+    assert tip.endswith(f"; identity {with_references['identity']:.2f} (1 reference)"), tip
+    assert "identity" not in view.tooltip_at(after_shot.center())
+
+
+def test_a_damaged_sidecar_gives_a_grey_badge_that_says_why(qtbot, dock, tmp_path):
+    plain = probe(write_numbered_video(tmp_path / "plain.mp4", 8), "plain")
+    broken = probe(write_numbered_video(tmp_path / "broken.mp4", 8), "broken")
+    (tmp_path / "broken.clip.json").write_text("{not json", encoding="utf-8")
+    state, view = dock(timeline_of(8, Track("video", (Clip("plain", 0, 8), Clip("broken", 0, 8))),
+                                   media=[plain, broken]))
+    qtbot.waitUntil(lambda: len(list(view.badges())) == 1, timeout=30_000)
+    (rect, _, measures), = view.badges()
+    assert isinstance(measures, str) and "broken.clip.json is not a clip sidecar" in measures
+    assert view.tooltip_at(rect.center()).startswith("Continuity at 00:00:01:00: not measured (broken.clip.json")
