@@ -64,19 +64,21 @@ def test_an_audio_clip_shows_its_waveform_flat_over_silence_and_tall_over_the_to
     clip = Clip("half", 0, 16)  # two seconds at 8 fps: silent for the first 8 frames
     state, view = dock(timeline_of(8, Track("video"), Track("audio", (clip,)), media=[sound]))
     qtbot.waitUntil(lambda: state.previews.waveform(clip) is not None, timeout=30_000)
-    rect = view.clip_rect(1, 0)
-    wave = np.all(pixels(view) == WAVEFORM_COLOUR.getRgb()[:3], axis=2)
-    top, bottom = int(rect.top()), int(rect.bottom())
+    for zoom in (8.0, 20.0):  # and again once zoomed: the lines the view keeps follow the clip's new width
+        state.set_zoom(zoom)
+        rect = view.clip_rect(1, 0)
+        wave = np.all(pixels(view) == WAVEFORM_COLOUR.getRgb()[:3], axis=2)
+        top, bottom = int(rect.top()), int(rect.bottom())
 
-    def extent(x: int) -> int:
-        rows = np.nonzero(wave[top:bottom, x])[0]
-        return int(rows.max() - rows.min() + 1) if len(rows) else 0
+        def extent(x: int) -> int:
+            rows = np.nonzero(wave[top:bottom, x])[0]
+            return int(rows.max() - rows.min() + 1) if len(rows) else 0
 
-    left, middle, right = int(rect.left()) + 2, int(rect.center().x()), int(rect.right()) - 2
-    quiet = [extent(x) for x in range(left, middle - 2)]
-    loud = [extent(x) for x in range(middle + 2, right)]
-    assert max(quiet) <= 2, quiet
-    assert min(loud) >= 0.5 * rect.height(), loud
+        left, middle, right = int(rect.left()) + 2, int(rect.center().x()), int(rect.right()) - 2
+        quiet = [extent(x) for x in range(left, middle - 2)]
+        loud = [extent(x) for x in range(middle + 2, right)]
+        assert max(quiet) <= 2, (zoom, quiet)
+        assert min(loud) >= 0.5 * rect.height(), (zoom, loud)
 
 
 # --- frames along a clip --------------------------------------------------------------------------
