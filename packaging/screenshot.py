@@ -100,6 +100,7 @@ def timeline_screenshot(out: str) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from engine.timeline.commands import Trim
     from engine.timeline.model import Rate
     from studio.app import build_studio
     from studio.theme import apply_dark_theme
@@ -140,6 +141,9 @@ def timeline_screenshot(out: str) -> int:
         side.state.select((0, 0))
         side.clips.continue_selected("a red circle moving to the right, further")
         pump_until(lambda: all(job.done for job in studio.queue.jobs()) and not side.clips.pending())
+    # a crossfade needs frames beyond both cuts: give the first two clips 2 frames of handle each
+    side.session.apply(Trim(0, 0, "out", -2, ripple=True))
+    side.session.apply(Trim(0, 1, "in", 2, ripple=True))
     side.state.select((0, 0))
     side.view.toggle_crossfade()
     side.view.add_marker()
@@ -147,6 +151,10 @@ def timeline_screenshot(out: str) -> int:
     side.state.set_playhead(side.state.duration // 3)
     pump_until(lambda: not side.state.thumbnails_pending() and not side.player.busy(), timeout=60)
     for _ in range(50):
+        app.processEvents()
+        time.sleep(0.01)
+    side.view.fit()  # again, now that the docks have their final sizes
+    for _ in range(20):
         app.processEvents()
         time.sleep(0.01)
     target = Path(out)

@@ -40,7 +40,10 @@ class _Call(QRunnable):
             result, error = self._work(), None
         except Exception as exc:  # noqa: BLE001 - any failure must reach the user (module docstring)
             result, error = None, describe_failure(exc)
-        self._signals.done.emit(self._ticket, result, error)
+        try:
+            self._signals.done.emit(self._ticket, result, error)
+        except RuntimeError:
+            pass  # its BackgroundCalls was deleted (the window closed) while this ran: nobody waits for it
 
 
 class PythonThreadPool:

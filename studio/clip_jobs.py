@@ -17,14 +17,29 @@ from PySide6.QtCore import QObject
 
 from engine.api import TASKS, ClipRequest
 from engine.grid import random_seed
+from engine.timeline.model import Clip
 from studio.background import BackgroundCalls
 from studio.document import write_mask
 
 
 @dataclass(frozen=True)
 class _Landing:
+    """Where a finished clip goes: right after `after` (the clip selected when it was asked for),
+    found again when it lands, since the timeline may have been edited meanwhile; appended to
+    V1 when nothing was selected or that clip is gone."""
+
     track: int | None
-    frame: int | None  # None: appended
+    after: Clip | None
+
+    def frame(self, timeline) -> int | None:
+        if self.after is None or self.track is None or self.track >= len(timeline.tracks):
+            return None
+        items = timeline.tracks[self.track]
+        ends = [(start + item.duration, item) for start, item in zip(items.starts(), items.items)]
+        exact = [end for end, item in ends if item == self.after]
+        # trimmed or split since: after the last piece of the same media
+        same = [end for end, item in ends if isinstance(item, Clip) and item.media == self.after.media]
+        return (exact or same or [None])[-1 if not exact else 0]
 
 
 class ClipJobs(QObject):
@@ -36,6 +51,7 @@ class ClipJobs(QObject):
         self.steps: int | None = None
         self.identity_references: tuple[str, ...] = ()  # the clip bar's Identity slot: new clips keep to their look
         self._landings: dict[int, _Landing] = {}
+        self._placing: set[int] = set()  # finished jobs whose clip is being copied into the project
         self._mask_writer = BackgroundCalls(latest_only=False, parent=self)
         controller.bridge.finished.connect(self._on_finished)
         # a failed or cancelled clip lands nowhere (the queue panel and status bar say why)
@@ -50,9 +66,7 @@ class ClipJobs(QObject):
         """Right after the selected clip (the clips after it move along), else at the end of V1."""
         if self.state.selected is None:
             return _Landing(None, None)
-        track, index = self.state.selected
-        items = self.state.timeline.tracks[track]
-        return _Landing(track, items.starts()[index] + items.items[index].duration)
+        return _Landing(self.state.selected[0], self.state.selected_clip())
 
     def _submit(self, request) -> int:
         job = self.controller.queue.submit(request)
@@ -99,12 +113,19 @@ class ClipJobs(QObject):
                                             identity_references=self.identity_references))
 
     def pending(self) -> bool:
-        return bool(self._landings)
+        """A clip is asked for, generating, or finished and still being placed."""
+        return bool(self._landings) or bool(self._placing)
 
     def _on_finished(self, job_id: int, result) -> None:
         landing = self._landings.pop(job_id, None)
         if landing is None:
             return
         path = result.clip.path
-        self.session.add_media(path, landing.track, landing.frame)
-        self.session.message.emit(f"{Path(path).name} is on the timeline.")
+        self._placing.add(job_id)
+
+        def placed(_ref) -> None:
+            self._placing.discard(job_id)
+            self.session.message.emit(f"{Path(path).name} is on the timeline.")
+
+        self.session.add_media(path, landing.track, landing.frame, on_added=placed,
+                               on_failed=lambda: self._placing.discard(job_id))

@@ -121,6 +121,14 @@ class MainWindow(QMainWindow):
         self.timeline_side = TimelineSide(self, settings)
         timeline_dock = self._dock("Timeline", "TimelineDock", self.timeline_side.panel, Qt.BottomDockWidgetArea)
         timeline_dock.setMinimumHeight(200)
+        # as in Kdenlive and Shotcut the timeline runs wide along the bottom, under the queue's column
+        # too, below the candidates strip rather than beside it (side by side it had a third of the
+        # width); the prompt panel keeps the whole height on the left, which its form needs
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.BottomDockWidgetArea)
+        candidates_dock = self.findChild(QDockWidget, "CandidatesDock")
+        self.splitDockWidget(candidates_dock, timeline_dock, Qt.Vertical)
+        self.resizeDocks([candidates_dock, timeline_dock], [130, 270], Qt.Vertical)
         bin_dock = self._dock("Media", "MediaDock", self.timeline_side.media_bin, Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.findChild(QDockWidget, "HistoryDock"), bin_dock)
         self.findChild(QDockWidget, "QueueDock").raise_()

@@ -249,24 +249,38 @@ class ProjectSession(QObject):
                          lambda ref: project is self.project and self.apply(c.AddMedia(ref)),
                          lambda text: self.message.emit(f"Cannot import {Path(path).name}: {text}"))
 
-    def add_media(self, path: str, track: int | None = None, frame: int | None = None, on_added=None) -> None:
-        """Place the media file at `path` (probed, and copied into media/, on the worker); then `on_added(ref)`."""
+    def add_media(self, path: str, track: int | None = None, frame=None, on_added=None, on_failed=None) -> None:
+        """Place the media file at `path` (probed, and copied into media/, on the worker); then
+        `on_added(ref)`, or `on_failed()` once it is known that it landed nowhere. `frame` is a frame
+        (None: appended) or a function of the timeline giving one, asked when the file is placed:
+        edits made while it was being copied are then taken into account."""
         project = self.project
         if project is None:
             self.message.emit("Make or open a project first (File > New project).")
+            on_failed and on_failed()
             return
+        at = frame if callable(frame) else (lambda _timeline: frame)
+        place = lambda timeline, ref: placement(timeline, ref, track, at(timeline))  # noqa: E731
         known = next((ref for ref in project.timeline.media if ref.path and Path(ref.path) == Path(path)), None)
         if known is not None:
-            if self.apply(placement(project.timeline, known, track, frame)) and on_added:
-                on_added(known)
+            if self.apply(place(project.timeline, known)):
+                on_added and on_added(known)
+            else:
+                on_failed and on_failed()
             return
 
         def probe_and_copy():
             timeline = project.timeline
-            return project.add_media(path, check=lambda ref: placement(timeline, ref, track, frame).apply(timeline))
+            return project.add_media(path, check=lambda ref: place(timeline, ref).apply(timeline))
 
         def added(ref) -> None:
-            if project is self.project and self.apply(placement(project.timeline, ref, track, frame)) and on_added:
-                on_added(ref)
+            if project is self.project and self.apply(place(project.timeline, ref)):
+                on_added and on_added(ref)
+            else:
+                on_failed and on_failed()
 
-        self._calls.call(probe_and_copy, added, lambda text: self.message.emit(f"Cannot add {Path(path).name}: {text}"))
+        def refused(text: str) -> None:
+            self.message.emit(f"Cannot add {Path(path).name}: {text}")
+            on_failed and on_failed()
+
+        self._calls.call(probe_and_copy, added, refused)
