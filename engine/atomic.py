@@ -9,10 +9,11 @@ Two ways to finish:
 - `atomic_path` / `write_text_atomic` for files that are meant to be replaced (a project file
   saved again): the temporary file is renamed over the target.
 
-Temporary files are named `.NAME.XXXXXXXX.latent-studio.tmp`. One that a killed process left
-behind is swept by `sweep_stale_temps` when a later writer starts in that folder, once it is
-older than STALE_SECONDS (so a write in progress elsewhere is never touched); no other file
-matches the pattern, so nothing of anyone else's is removed.
+Temporary files (and the temporary folders a PNG-sequence export fills) are named
+`.NAME.XXXXXXXX.latent-studio.tmp`. One that a killed process left behind is swept by
+`sweep_stale_temps` when a later writer starts in that folder, once it is older than
+STALE_SECONDS (so a write in progress elsewhere is never touched); no other file matches the
+pattern, so nothing of anyone else's is removed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import errno
 import itertools
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -137,10 +139,11 @@ def is_our_temp(name: str) -> bool:
 
 
 def sweep_stale_temps(folder: str | Path, older_than: float = STALE_SECONDS) -> list[Path]:
-    """Remove temporary files of ours that a killed writer left in `folder`; return what went.
+    """Remove temporary files and folders of ours that a killed writer left in `folder`; return what went.
 
-    Only names of our pattern, only plain files, only ones last modified `older_than` seconds ago
-    or more: a write in progress (here or in another process) is younger than that.
+    Only names of our pattern, only plain files and real folders (never a link), only ones last
+    modified `older_than` seconds ago or more: a write in progress (here or in another process) is
+    younger than that. A folder's time moves with each frame file the export adds to it.
     """
     removed = []
     cutoff = time.time() - older_than
@@ -152,9 +155,15 @@ def sweep_stale_temps(folder: str | Path, older_than: float = STALE_SECONDS) -> 
         if not is_our_temp(entry.name):
             continue
         try:
-            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+            if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                continue
+            if entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
-                removed.append(Path(entry.path))
+            elif entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                continue
+            removed.append(Path(entry.path))
         except OSError:
             continue  # gone already (another sweeper) or not ours to remove
     return removed

@@ -11,12 +11,13 @@ destination. Progress is frames written out of frames to write.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from engine.api import ExportRequest, ExportResult
-from engine.atomic import TEMP_SUFFIX, candidate_names, write_new
+from engine.atomic import TEMP_SUFFIX, candidate_names, sweep_stale_temps, write_new
 from engine.errors import BadInput
 from engine.timeline.audio import has_audio, mix_to_file
 from engine.timeline.encode import (
@@ -114,10 +115,12 @@ def _write_folder(wanted: Path, writer) -> Path:
     """`write_new` for a folder: fill a hidden temporary folder, then claim the name.
 
     The name is claimed by creating it empty (which fails if it exists), then our folder is
-    renamed over that empty claim, so an existing folder is never replaced.
+    renamed over that empty claim, so an existing folder is never replaced. A cancel or a
+    failure removes the temporary folder at once; one a killed export left is swept later.
     """
     try:
         wanted.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temps(wanted.parent)
         temp = Path(tempfile.mkdtemp(prefix=f".{wanted.name}.", suffix=TEMP_SUFFIX, dir=wanted.parent))
     except OSError as exc:
         raise write_error(wanted, exc) from exc
@@ -132,8 +135,5 @@ def _write_folder(wanted: Path, writer) -> Path:
             os.replace(temp, target)
             return target
     finally:
-        if temp.exists():
-            for child in temp.iterdir():
-                child.unlink()
-            temp.rmdir()
+        shutil.rmtree(temp, ignore_errors=True)  # gone already when it took its name
     raise AssertionError("unreachable: candidate_names never ends")

@@ -81,6 +81,28 @@ def test_stale_temp_files_of_ours_are_swept_and_nothing_else(tmp_path):
     assert sweep_stale_temps(tmp_path) == []
 
 
+def test_stale_temp_folders_of_ours_are_swept_and_nothing_else(tmp_path):
+    """A PNG-sequence export fills a hidden folder; one a killed export left goes like a file."""
+    old = time.time() - STALE_SECONDS - 60
+    stale = tmp_path / f".frames.abcd1234{TEMP_SUFFIX}"
+    fresh = tmp_path / f".frames.efgh5678{TEMP_SUFFIX}"  # an export in progress elsewhere
+    foreign = tmp_path / ".frames.ijkl9012.tmp"  # another program's temporary folder
+    outside = tmp_path / "keep"  # behind a link named like ours: links are never followed
+    link = tmp_path / f".link.mnop3456{TEMP_SUFFIX}"
+    for folder in (stale, fresh, foreign, outside):
+        folder.mkdir()
+        (folder / "frame_000001.png").write_bytes(b"png")
+    link.symlink_to(outside, target_is_directory=True)
+    for path in (stale, foreign, outside):
+        os.utime(path, (old, old))
+    os.utime(link, (old, old), follow_symlinks=False)
+
+    assert sweep_stale_temps(tmp_path) == [stale]
+    assert not stale.exists()
+    assert (fresh / "frame_000001.png").exists() and (foreign / "frame_000001.png").exists()
+    assert link.is_symlink() and (outside / "frame_000001.png").exists()
+
+
 KILLED_WRITER = """
 import sys, time
 from pathlib import Path

@@ -4,18 +4,20 @@ the format has it; a cancel, a kill, a full or read-only disk leave nothing at t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import imageio_ffmpeg
 import numpy as np
 import pytest
 
 from engine.api import ExportRequest
-from engine.atomic import WriteFailed
+from engine.atomic import STALE_SECONDS, TEMP_SUFFIX, WriteFailed
 from engine.errors import BadInput, Cancelled
 from engine.events import Progress
 from engine.jobs import JobContext, JobQueue, JobStatus
@@ -143,6 +145,16 @@ def test_cancel_leaves_nothing(project, tmp_path, fmt):
     with pytest.raises(Cancelled):
         run(ExportRequest(str(project.folder), str(tmp_path / "gone"), format=fmt), CancelAfter(5))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_png_export_sweeps_the_folder_a_killed_png_export_left(project, tmp_path):
+    left = tmp_path / f".frames.abcd1234{TEMP_SUFFIX}"  # what a kill mid-export leaves
+    left.mkdir()
+    (left / "frame_000001.png").write_bytes(b"half")
+    old = time.time() - STALE_SECONDS - 60
+    os.utime(left, (old, old))
+    result = run(ExportRequest(str(project.folder), str(tmp_path / "frames"), format="png"), JobContext(1))
+    assert [p.name for p in tmp_path.iterdir()] == ["frames"] and result.path == str(tmp_path / "frames")
 
 
 def test_frame_count_check_decodes_the_file(project, tmp_path):
