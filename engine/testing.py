@@ -346,28 +346,46 @@ def write_tiny_ltx(folder: str | Path, model_id: str = "tiny-ltx") -> Path:
     return folder
 
 
-def write_tiny_wan(folder: str | Path, model_id: str = "tiny-wan") -> Path:
-    """A tiny Wan 2.1 text-to-clip pipeline with an offline T5 tokenizer."""
+def write_tiny_wan(folder: str | Path, model_id: str = "tiny-wan", vace: bool = False) -> Path:
+    """A tiny Wan 2.1 text-to-clip pipeline with an offline T5 tokenizer; with `vace`, saved as
+    WanVACEPipeline with a WanVACETransformer3DModel (one control block, on layer 0), as the
+    Wan2.1-VACE repos are (their model_index.json names those classes)."""
+    import diffusers
     import torch
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = write_t5_tokenizer(folder / "tokenizer")
     torch.manual_seed(0)
-    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                           temperal_downsample=[False, True, True])
+    # VACE: a VAE 16 channels wide (3 wide, a random encoder hardly tells one kept frame from another)
+    # and latents unscaled (Wan 2.1's real mean and std would bury the kept frames under an offset)
+    vace_vae = dict(base_dim=16, latents_mean=[0.0] * 16, latents_std=[1.0] * 16) if vace else dict(base_dim=3)
+    vae = AutoencoderKLWan(z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
+                           **vace_vae)
     torch.manual_seed(0)
-    transformer = WanTransformer3DModel(
+    # VACE's control input: the kept and the generated part's latents (2 x 16) and the mask, one
+    # channel per pixel of the VAE's 8x8 spatial factor (64)
+    control = dict(vace_layers=[0], vace_in_channels=2 * 16 + 8 * 8) if vace else {}
+    transformer = getattr(diffusers, "WanVACETransformer3DModel" if vace else "WanTransformer3DModel")(
         patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
         text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32, **control,
     )
-    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=_tiny_t5(tokenizer), vae=vae, transformer=transformer,
-                       scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0))
+    if vace:  # a trained VACE leans on its control input, a random one hardly: scaled, other kept
+        with torch.no_grad():  # frames change the new ones measurably (2.7 of 255 here, 0.08 unscaled)
+            transformer.vace_patch_embedding.weight.mul_(30.0)
+    pipe = getattr(diffusers, "WanVACEPipeline" if vace else "WanPipeline")(
+        tokenizer=tokenizer, text_encoder=_tiny_t5(tokenizer), vae=vae, transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0))
     pipe.save_pretrained(folder, safe_serialization=True)
     _video_manifest(folder, model_id, "wan", default_guidance=5.0, default_scheduler="flow_euler")
     return folder
+
+
+def write_tiny_wan_vace(folder: str | Path, model_id: str = "tiny-wan-vace") -> Path:
+    """A tiny Wan VACE pipeline: Wan that also takes frames to keep, a mask and reference images."""
+    return write_tiny_wan(folder, model_id, vace=True)
 
 
 def write_tiny_ip_adapter(folder: str | Path, base: str | Path) -> Path:
@@ -416,4 +434,5 @@ VIDEO_KIT_WRITERS = {
     "svd": write_tiny_svd,
     "ltx": write_tiny_ltx,
     "wan": write_tiny_wan,
+    "wan-vace": write_tiny_wan_vace,
 }

@@ -14,6 +14,10 @@ Per family:
   only, so they start where the tail ended and move freely as the noise gets finer. The held
   frames are dropped from the result: the new clip starts with the frame after the tail.
 - LTX-Video conditions natively (`LTXVideoCondition(video=tail, frame_index=0)`).
+- Wan VACE conditions natively too: the tail is VACE's `video` for the first frames, black in its
+  `mask` (keep), and grey frames after it, white (generate); identity references are its
+  `reference_images`. Both take pixel frames (the master's), which VACE encodes itself. A plain
+  Wan model has no frame conditioning and is refused: continue Wan clips made with a VACE model.
 - SVD starts from one image: the tail's last frame.
 """
 
@@ -33,6 +37,7 @@ from engine.metadata import _relative_to
 
 RAMP_FRAMES = 2  # frames after the held overlap that are held to the tail's last frame early in the schedule
 LTX_OVERLAP = 9  # LTX conditions on 8k+1 frames: 9 is two latent frames
+WAN_OVERLAP = 5  # Wan's causal VAE: latent frame 0 is one frame, each further one 4, so 5 is two latent frames
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,8 @@ class Plan:
     generated: int
 
 
-def plan(family: str, new_frames: int, overlap: int | None, source: Source) -> Plan:
+def plan(family: str, new_frames: int, overlap: int | None, source: Source, vace: bool = False) -> Plan:
+    """`vace`: a Wan model is a VACE one (engine.models.loader.is_wan_vace), which keeps given frames."""
     available = len(source.frames)
     if overlap is not None and overlap < 1:
         raise BadInput(f"An overlap of {overlap} holds no frame of the clip; give 1 or more, or leave it out.")
@@ -99,6 +105,18 @@ def plan(family: str, new_frames: int, overlap: int | None, source: Source) -> P
         if new_frames % 8:
             raise BadInput(f"LTX-Video continues with a multiple of 8 new frames (8, 16, ...), not {new_frames}.")
         return Plan(wanted, wanted + new_frames)
+    if family == "wan":
+        if not vace:
+            raise BadInput(f"{source.name} was made with a plain Wan model, which cannot start from given frames; "
+                           "continue Wan clips made with a Wan VACE model (make the first shot with "
+                           "--model Wan-AI/Wan2.1-VACE-1.3B-diffusers or another WanVACEPipeline folder).")
+        wanted = overlap or (WAN_OVERLAP if available >= WAN_OVERLAP else 1)
+        if (wanted - 1) % 4 or wanted > available:
+            raise BadInput(f"Wan VACE continues from 4k+1 frames of the clip (1, 5, 9, ...) that it has; "
+                           f"an overlap of {wanted} of its {available} is not possible.")
+        if new_frames < 4 or new_frames % 4:
+            raise BadInput(f"Wan VACE continues with a multiple of 4 new frames (4, 8, 12, ...), not {new_frames}.")
+        return Plan(wanted, wanted + new_frames)
     if family == "animatediff":
         stored = 0 if source.tail_latents is None else int(source.tail_latents.shape[1])
         wanted = overlap or min(stored or TAIL_LATENT_FRAMES, available)  # from frame 0 there is one frame
@@ -106,7 +124,8 @@ def plan(family: str, new_frames: int, overlap: int | None, source: Source) -> P
             raise BadInput(f"{source.name} has {available} frames up to the chosen one; "
                            f"an overlap of {wanted} needs that many.")
         return Plan(wanted, wanted + new_frames)
-    raise BadInput(f"Continuing a {family} clip is not supported yet; continue AnimateDiff, LTX-Video or SVD clips.")
+    raise BadInput(f"Continuing a {family} clip is not supported yet; continue AnimateDiff, LTX-Video, "
+                   "Wan VACE or SVD clips.")
 
 
 def tail_latents(view, source: Source, overlap: int):

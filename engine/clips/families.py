@@ -106,7 +106,8 @@ class Run:
     strength: float = 1.0
     decode_chunk: int = 8
     latents: Any = None  # AnimateDiff: the starting latents (a continued clip's held overlap frames)
-    condition_video: Any = None  # LTX: frames (PIL) the clip starts with, at frame 0 (a continued clip's tail)
+    condition_video: Any = None  # LTX, Wan VACE: frames (PIL) the clip starts with, at frame 0 (a continued clip's tail)
+    reference_images: Any = None  # Wan VACE: identity references (PIL), VACE's own reference frames
     ip_image: Any = None  # AnimateDiff with an IP-Adapter loaded: the identity reference (PIL)
 
 
@@ -149,14 +150,42 @@ def make(pipe, family: Family, run: Run, callback: Callable) -> tuple[Any, Any]:
         embeds = [wan_prompt_embeds(pipe, p, length) for p in (run.prompt, run.negative_prompt)]
         kwargs = dict(common, prompt_embeds=embeds[0], negative_prompt_embeds=embeds[1],
                       guidance_scale=run.guidance, max_sequence_length=length)
-        kwargs.update(video=repeated, strength=run.strength) if repeated else kwargs.update(num_frames=run.frames)
+        if is_vace(pipe):
+            kwargs.update(num_frames=run.frames, **vace_inputs(run))
+        else:
+            kwargs.update(video=repeated, strength=run.strength) if repeated else kwargs.update(num_frames=run.frames)
     with torch.inference_mode():
         made = pipe(**kwargs).frames
         frames = decode_in_chunks(pipe, made, run.decode_chunk) if family.name == "animatediff" else to_uint8(made[0])
     latents = final.get("latents")
     if family.name == "ltx" and latents is not None and latents.ndim == 3:
         latents = unpack_ltx_latents(pipe, latents, run)
+    if family.name == "wan" and run.reference_images and latents is not None:  # VACE puts them first
+        latents = latents[:, :, len(run.reference_images):]
     return frames, latents
+
+
+def is_vace(pipe) -> bool:
+    """A Wan VACE pipeline (engine.models.loader loads VACE folders as one): Wan that also keeps given frames."""
+    return type(pipe).__name__ == "WanVACEPipeline"
+
+
+def vace_inputs(run: Run) -> dict:
+    """VACE's video and mask: the frames to keep first (a continued clip's tail, or image to clip's
+    image), black in the mask (keep); mid-grey frames after them, white in the mask (generate), as
+    VACE's own extension examples give them; the identity references as its reference images."""
+    from PIL import Image
+
+    keep = list(run.condition_video) if run.condition_video is not None else [run.image] if run.image is not None else []
+    size = (run.width, run.height)
+    inputs = {}
+    if keep:
+        generate = run.frames - len(keep)
+        inputs["video"] = [k.resize(size) for k in keep] + [Image.new("RGB", size, (128, 128, 128))] * generate
+        inputs["mask"] = [Image.new("L", size, 0)] * len(keep) + [Image.new("L", size, 255)] * generate
+    if run.reference_images:
+        inputs["reference_images"] = list(run.reference_images)
+    return inputs
 
 
 def to_uint8(frames) -> np.ndarray:

@@ -138,7 +138,8 @@ def load_clip_pipeline(spec: ModelSpec, device: str, dtype, base: ModelSpec | No
                 pipe = diffusers.AnimateDiffPipeline.from_pipe(sd, motion_adapter=adapter, torch_dtype=dtype,
                                                                **_adapter_text_side(spec, dtype, safetensors))
             else:
-                cls = getattr(diffusers, family.text_class or family.image_class)
+                cls = getattr(diffusers, WAN_VACE if family.name == "wan" and is_wan_vace(spec)
+                              else family.text_class or family.image_class)
                 pipe = cls.from_pretrained(spec.location, torch_dtype=dtype, local_files_only=True,
                                            use_safetensors=safetensors)
     except (OSError, ValueError, EnvironmentError) as exc:
@@ -150,6 +151,25 @@ def load_clip_pipeline(spec: ModelSpec, device: str, dtype, base: ModelSpec | No
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+WAN_VACE = "WanVACEPipeline"
+
+
+def is_wan_vace(spec: ModelSpec) -> bool:
+    """Whether a Wan folder is a VACE model, which also takes frames to keep, a mask and reference
+    images: its model_index.json names WanVACEPipeline or a WanVACETransformer3DModel, as the
+    Wan2.1-VACE diffusers repos do (a folder or a cached repo alike)."""
+    import json
+    from pathlib import Path
+
+    try:
+        index = json.loads((Path(spec.location) / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    transformer = index.get("transformer") if isinstance(index, dict) else None
+    return index.get("_class_name") == WAN_VACE or (
+        isinstance(transformer, list) and "WanVACETransformer3DModel" in transformer)
 
 
 def _adapter_text_side(spec: ModelSpec, dtype, safetensors) -> dict:
@@ -177,6 +197,8 @@ def derive_clip_pipeline(base, family_name: str, kind: str, scheduler=None):
 
     family = FAMILIES[family_name]
     name = family.image_class if kind == "img2clip" else (family.text_class or family.image_class)
+    if type(base).__name__ == WAN_VACE:  # VACE makes both kinds: an image is its first frame to keep
+        name = WAN_VACE
     components = dict(base.components)
     components["scheduler"] = scheduler if scheduler is not None else type(base.scheduler).from_config(
         base.scheduler.config)

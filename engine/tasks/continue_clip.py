@@ -38,7 +38,8 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
     model = clip_task.resolve_model(shot, context.model_cache.registry)
     family = families.family_of(model.spec)
     new_frames = request.frames if request.frames is not None else previous.frames or len(source.frames)
-    plan = continuation.plan(family.name, new_frames, request.overlap, source)
+    plan = continuation.plan(family.name, new_frames, request.overlap, source,
+                             vace=family.name == "wan" and loader.is_wan_vace(model.spec))
     height, width = source.frames.shape[1:3]
     shot = clip_task._fill_defaults(replace(shot, frames=plan.generated, width=width, height=height), model, None)
     if request.ip_adapter and not references:
@@ -53,8 +54,10 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
         prompt=shot.prompt, negative_prompt=shot.negative_prompt, frames=plan.generated, fps=shot.fps,
         width=width, height=height, steps=shot.steps, guidance=shot.guidance, seed=shot.seed,
         image=last if family.name == "svd" else None,
-        condition_video=[Image.fromarray(f) for f in source.frames[-plan.overlap:]] if family.name == "ltx" else None,
+        condition_video=([Image.fromarray(f) for f in source.frames[-plan.overlap:]]
+                         if family.name in ("ltx", "wan") else None),
         ip_image=Image.fromarray(references[0]) if request.ip_adapter else None,
+        reference_images=[Image.fromarray(r) for r in references] if family.name == "wan" and references else None,
     )
     progress = diffusers_callback(context, shot.steps, _previewer(view, family, run_args))
     if family.name == "animatediff":

@@ -153,15 +153,6 @@ def test_ltx_and_svd_continue_from_the_tail_they_are_given(family, model, frames
     assert made[0].shape[0] == new and _gap(made[0], made[1]) > 0.5
 
 
-def test_wan_clips_are_refused_with_a_sentence(context, tmp_path):
-    from engine.tasks import run_task
-
-    wan = run_task(ClipRequest(prompt="a red cat", output_dir=str(tmp_path), model="tiny-wan", frames=5, steps=1),
-                   context).clip
-    with pytest.raises(BadInput, match="Continuing a wan clip is not supported yet"):
-        _continue(context, wan.sidecar, tmp_path / "never")
-
-
 def test_a_first_clip_with_a_reference_takes_its_colours(context, tmp_path):
     """A chain's first shot is a plain clip; its references correct it as they correct a continue."""
     red = _square(tmp_path / "red.png", (220, 30, 30))
