@@ -291,11 +291,18 @@ def cmd_models_list(args) -> dict:
     cache = _make_cache(tuple(args.models_dir))
     models = [spec.summary() for spec in cache.registry.list()]
     if not args.json:
-        for model in models:
-            print(f"{model['id']:32} {model['family']:6} {model['source']:12} "
-                  f"{'available' if model['available'] else 'missing'}"
-                  + (f"  ({model['problem']})" if model.get("problem") else ""))
+        print(_models_table(models))
     return {"models": models}
+
+
+def _models_table(models: list[dict]) -> str:
+    """One line per model under a header, each column as wide as its longest entry."""
+    rows = [("ID", "FAMILY", "SOURCE", "STATUS")]
+    rows += [(m["id"], m["family"], m["source"], "available" if m["available"] else "missing") for m in models]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    problems = [""] + [f"  ({m['problem']})" if m.get("problem") else "" for m in models]
+    return "\n".join("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[3]]) + problem
+                     for row, problem in zip(rows, problems))
 
 
 def cmd_generate(args) -> dict:

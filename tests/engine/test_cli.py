@@ -44,6 +44,23 @@ def test_models_list_shows_bundled_and_cached_models(kit, tmp_path):
     assert entries["tiny-clip"]["family"] == "clip"
 
 
+def test_models_list_text_lines_up_its_columns(kit, video_kit, tmp_path):
+    """The text table: every cell starts under its header, however long the ids and families."""
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    (resources / "models").symlink_to(kit)
+    env = {"LATENT_STUDIO_RESOURCES": str(resources), "HF_HUB_CACHE": str(tmp_path / "hub")}
+    listed = one_json(cli("models", "list", "--models-dir", str(video_kit), "--json", env_extra=env))["models"]
+    header, *lines = cli("models", "list", "--models-dir", str(video_kit), env_extra=env).stdout.splitlines()
+    assert header.split() == ["ID", "FAMILY", "SOURCE", "STATUS"] and len(lines) == len(listed)
+    starts = [header.index(name) for name in ("ID", "FAMILY", "SOURCE", "STATUS")] + [None]
+    cells = [[line[a:b].strip() for a, b in zip(starts, starts[1:])] for line in lines]
+    assert all(line[start - 2:start] == "  " for line in lines for start in starts[1:-1])  # no cell runs over
+    assert cells == [[m["id"], m["family"], m["source"], "available" if m["available"] else "missing"]
+                     for m in listed]
+    assert {"animatediff", "sd1"} <= {m["family"] for m in listed}
+
+
 def test_generate_regenerate_resample_compare_round_trip(kit, tmp_path):
     out = one_json(cli("generate", "--model", str(kit / "sd1"), "--prompt", "a red circle", "--seed", "7",
                        "--count", "2", "--steps", "3", "--width", "64", "--height", "64", "--grid", "2x2",
