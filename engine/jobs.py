@@ -223,14 +223,22 @@ class JobHandle:
         return f"<JobHandle {self.id} {type(self.request).__name__} {self.status.value}>"
 
 
-def describe_error(exc: BaseException) -> tuple[str, str]:
-    """(message, kind) for a task's exception: a sentence a user can act on, and a tag."""
+def describe_error(exc: BaseException, task: Optional[str] = None) -> tuple[str, str]:
+    """(message, kind) for the exception a `task` job raised: a sentence a user can act on, and a tag.
+
+    A StudioError already is that sentence. Anything else is our bug, so the user hears which job
+    it stopped and to report it; the exception's own words stay in brackets for that report. The
+    wording avoids "failed": the app and CLI put "Failed:" / "error:" before it.
+    """
     if isinstance(exc, StudioError):
         return (str(exc) or type(exc).__name__, exc.kind)
     if _is_out_of_memory(exc):
         return (OUT_OF_MEMORY_MESSAGE, "out_of_memory")
     text = str(exc)
-    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__, "error")
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    job = f"The {task} job" if task else "The job"
+    return (f"{job} stopped on an unexpected error ({detail}). This is a bug: please report it with the log.",
+            "error")
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -654,7 +662,7 @@ class JobQueue:
             status = JobStatus.CANCELLED
         except BaseException as exc:  # noqa: BLE001 - a worker must survive anything a task does
             status = JobStatus.FAILED
-            error, kind = describe_error(exc)
+            error, kind = describe_error(exc, getattr(type(handle.request), "task", None))
             # a user's mistake is reported through the Failed event; only surprises deserve a traceback
             expected = isinstance(exc, StudioError)
             log.log(logging.INFO if expected else logging.ERROR, "job %s (%s) failed: %s", handle.id,

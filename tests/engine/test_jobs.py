@@ -7,8 +7,10 @@ never with sleeps; the few short timeouts below only bound negative checks ("did
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
+import traceback
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
@@ -456,10 +458,31 @@ def test_a_failing_job_does_not_stop_the_queue(make_queue):
     wait_all(handles)
     ok1, boom, studio, bare, ok2 = handles
     assert ok1.status is ok2.status is JobStatus.COMPLETED
-    assert (boom.status, boom.error, boom.error_kind) == (JobStatus.FAILED, "ValueError: bad value", "error")
+    bug = "The test-gpu job stopped on an unexpected error ({}). This is a bug: please report it with the log."
+    assert (boom.status, boom.error, boom.error_kind) == (JobStatus.FAILED, bug.format("ValueError: bad value"), "error")
     assert (studio.error, studio.error_kind) == ("The mask is empty; paint the area to change.", "bad_input")
-    assert bare.error == "KeyError"
-    assert rec.of(boom)[-1] == events.Failed(boom.id, "ValueError: bad value", "error")
+    assert bare.error == bug.format("KeyError")
+    assert rec.of(boom)[-1] == events.Failed(boom.id, bug.format("ValueError: bad value"), "error")
+
+
+def test_an_unexpected_error_says_which_job_it_stopped_and_logs_its_traceback(make_queue, tmp_path, caplog):
+    """A bug in a task (here a real clip request whose runner trips over a bad value) reads as one
+    sentence naming the job, never a bare 'ValueError: ...'; the traceback goes to the log."""
+    from engine.api import ClipRequest
+
+    def broken_clip_task(request, ctx):
+        raise ValueError("frames must be 8k+1, got 12")
+
+    queue, rec = make_queue(broken_clip_task)
+    with caplog.at_level(logging.ERROR, logger="engine.jobs"):
+        handle = queue.submit(ClipRequest(prompt="a boat", output_dir=str(tmp_path)))
+        wait_all([handle])
+    message = ("The clip job stopped on an unexpected error (ValueError: frames must be 8k+1, got 12). "
+               "This is a bug: please report it with the log.")
+    assert (handle.status, handle.error, handle.error_kind) == (JobStatus.FAILED, message, "error")
+    assert rec.of(handle)[-1] == events.Failed(handle.id, message, "error")
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.exc_info and "broken_clip_task" in "".join(traceback.format_exception(*record.exc_info))
 
 
 class OutOfMemoryError(RuntimeError):
