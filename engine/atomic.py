@@ -23,8 +23,8 @@ import errno
 import itertools
 import os
 import re
+import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -53,9 +53,7 @@ def _temp_file(target: Path) -> Iterator[Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(target.parent)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = _new_temp(target)
         yield tmp
     except OSError as exc:
         raise _failed(target, exc) from exc
@@ -64,10 +62,23 @@ def _temp_file(target: Path) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
 
 
+def _new_temp(target: Path) -> Path:
+    """A new empty hidden file beside `target`, with the mode a plain open() gives (0666 less the
+    umask, and any default ACL), which the finished file keeps: mkstemp's 0600 would make every
+    result private to this account, and a fixed chmod would ignore the user's umask."""
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return tmp
+        except FileExistsError:
+            continue  # another writer's temporary name: draw again
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
+
+
 def _finish(tmp: Path) -> None:
     with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; results should read like any saved file
 
 
 @contextlib.contextmanager

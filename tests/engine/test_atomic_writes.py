@@ -4,6 +4,7 @@ files a killed writer leaves are swept later, never anyone else's files."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -61,6 +62,30 @@ def test_a_taken_name_gets_the_next_number_and_the_old_file_stays(tmp_path):
     second = write_text_new(tmp_path / "report.json", "second")
     assert (first.name, second.name) == ("report.json", "report-1.json")
     assert first.read_text() == "first" and second.read_text() == "second"
+
+
+MODES_UNDER_UMASK = """
+import json, os, sys
+from pathlib import Path
+from engine.atomic import write_atomic, write_new, write_text_atomic, write_text_new
+
+os.umask(int(sys.argv[2], 8))
+folder = Path(sys.argv[1])
+paths = [write_new(folder / "new.bin", lambda tmp: tmp.write_bytes(b"x")), write_text_new(folder / "new.txt", "x"),
+         write_atomic(folder / "saved.bin", lambda tmp: tmp.write_bytes(b"x")),
+         write_text_atomic(folder / "saved.txt", "x"), write_text_atomic(folder / "saved.txt", "again")]
+open(folder / "plain.txt", "w").close()  # what a plain open() gives, for comparison
+print(json.dumps([os.stat(p).st_mode & 0o777 for p in paths + [folder / "plain.txt"]]))
+"""
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_written_files_get_the_mode_a_plain_open_gives(tmp_path, umask):
+    """0666 less the umask, as any tool saving a file: not mkstemp's private 0600, not a fixed 0644.
+    In a child process, since the umask is the whole process's."""
+    done = subprocess.run([sys.executable, "-c", MODES_UNDER_UMASK, str(tmp_path), oct(umask)], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [0o666 & ~umask] * 6
 
 
 def test_stale_temp_files_of_ours_are_swept_and_nothing_else(tmp_path):
