@@ -137,6 +137,7 @@ def load_clip_pipeline(spec: ModelSpec, device: str, dtype, base: ModelSpec | No
                 sd = load_text_to_image(base, "cpu", dtype)
                 pipe = diffusers.AnimateDiffPipeline.from_pipe(sd, motion_adapter=adapter, torch_dtype=dtype,
                                                                **_adapter_text_side(spec, dtype, safetensors))
+                _adapter_cross_attention(spec, pipe.unet)
             else:
                 cls = getattr(diffusers, WAN_VACE if family.name == "wan" and is_wan_vace(spec)
                               else family.text_class or family.image_class)
@@ -170,6 +171,29 @@ def is_wan_vace(spec: ModelSpec) -> bool:
     transformer = index.get("transformer") if isinstance(index, dict) else None
     return index.get("_class_name") == WAN_VACE or (
         isinstance(transformer, list) and "WanVACETransformer3DModel" in transformer)
+
+
+ADAPTER_CROSS_ATTENTION = "cross_attention.safetensors"
+
+
+def _adapter_cross_attention(spec: ModelSpec, unet) -> None:
+    """A motion adapter folder may carry tuned text projections of its base's spatial cross-attention
+    (attn2.to_k / to_v, by UNetMotionModel's names): the bundled toy-scenes-motion does, since frozen
+    ones gave its motion words no way into the picture (engine.toy.training.train_motion)."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    path = Path(spec.location) / ADAPTER_CROSS_ATTENTION
+    if not path.is_file():
+        return
+    tuned = load_file(str(path))
+    own = unet.state_dict()
+    unknown = sorted(set(tuned) - set(own))
+    if unknown or any(own[k].shape != v.shape for k, v in tuned.items() if k in own):
+        raise BadInput(f"{spec.id}'s {ADAPTER_CROSS_ATTENTION} does not fit its base's UNet "
+                       f"({unknown[0] if unknown else 'a shape differs'}); re-export the adapter for this base.")
+    unet.load_state_dict({k: v.to(own[k].dtype) for k, v in tuned.items()}, strict=False)
 
 
 def _adapter_text_side(spec: ModelSpec, dtype, safetensors) -> dict:

@@ -7,6 +7,7 @@ Writes an AnimateDiff motion adapter folder that names its base (the bundled toy
 
     config.json + diffusion_pytorch_model.safetensors   the MotionAdapter (EMA weights)
     text_encoder/, tokenizer/                           the toy text side with the motion words
+    cross_attention.safetensors                         the tuned text projections (runs with --cross-lr)
     latent-studio.json                                  id, family animatediff, base toy-scenes, defaults
 
 Works from whatever checkpoint exists (a run still going or cut short). The folder is written
@@ -26,6 +27,7 @@ apply_thread_policy()  # before torch loads
 
 import torch  # noqa: E402
 
+from engine.models.loader import ADAPTER_CROSS_ATTENTION  # noqa: E402
 from engine.paths import bundled_models_dir  # noqa: E402
 from engine.toy import motion_scenes as M  # noqa: E402
 from engine.toy.training import train_motion as TM  # noqa: E402
@@ -78,6 +80,10 @@ def export(run: Path, dest: Path, use_ema: bool = True) -> dict:
     text, tokenizer = text_from(run, state)
     text.save_pretrained(tmp / "text_encoder", safe_serialization=True)
     tokenizer.save_pretrained(tmp / "tokenizer")
+    if state.get("text_projections"):  # trained with --cross-lr: the tuned spatial text projections
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in state["text_projections"].items()}, str(tmp / ADAPTER_CROSS_ATTENTION))
     info = manifest(state)
     (tmp / "latent-studio.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     _swap_in(tmp, dest)

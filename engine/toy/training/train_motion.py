@@ -155,6 +155,17 @@ def motion_state(model) -> dict:
     return {k: v for k, v in model.state_dict().items() if "motion_modules" in k}
 
 
+def is_text_projection(name: str) -> bool:
+    """The spatial cross-attention's key and value projections of the text (attn2.to_k / to_v):
+    the one place where a word's embedding becomes something the image features can take up.
+    Frozen, the motion words found no way in (the first run's right-vs-wrong loss stayed 1.00x)."""
+    return ("attn2.to_k." in name or "attn2.to_v." in name) and "motion_modules" not in name
+
+
+def text_projection_state(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if is_text_projection(k)}
+
+
 @torch.no_grad()
 def encode_clips(vae, videos: np.ndarray, gen: torch.Generator) -> torch.Tensor:
     """N x F x H x W x 3 uint8 -> N x 4 x F x h x w scaled latents (a posterior sample)."""
@@ -244,7 +255,7 @@ def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count:
 
 def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int | None, threads: int,
           more_threads_at: float | None = None, batch: int = 4, lr: float = 1e-3, text_lr: float = 5e-3,
-          gap_every: int = 400, gap_clips: int = 16, motion_weight: float = 3.0):
+          gap_every: int = 400, gap_clips: int = 16, motion_weight: float = 3.0, cross_lr: float = 0.0):
     from diffusers import DDPMScheduler
 
     stage = Stage(out, "motion", budget_s, every_s)
@@ -257,8 +268,14 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
     vae, unet = load_base(base)
     model = make_motion_unet(unet, seed + 30)
     motion_params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW([{"params": motion_params, "lr": lr, "weight_decay": 0.01},
-                             {"params": [w for w, _ in rows.values()], "lr": text_lr, "weight_decay": 0.0}])
+    groups = [{"params": motion_params, "lr": lr, "weight_decay": 0.01},
+              {"params": [w for w, _ in rows.values()], "lr": text_lr, "weight_decay": 0.0}]
+    projections = [p for n, p in model.named_parameters() if is_text_projection(n)] if cross_lr else []
+    for p in projections:  # lightly tuned: a small rate, and only these few spatial weights
+        p.requires_grad_(True)
+    if projections:
+        groups.append({"params": projections, "lr": cross_lr, "weight_decay": 0.0})
+    opt = torch.optim.AdamW(groups)
     sched = DDPMScheduler(**{k: v for k, v in scheduler_config().items() if k != "set_alpha_to_one"})
     ema = {k: v.detach().clone() for k, v in motion_state(model).items()}  # only they change
     step, gaps = 0, []
@@ -266,6 +283,7 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
     gen = torch.Generator().manual_seed(seed + 32)
     if stage.state:
         model.load_state_dict(stage.state["motion"], strict=False)
+        model.load_state_dict(stage.state.get("text_projections", {}), strict=False)
         emb = text.embeddings
         with torch.no_grad():
             emb.token_embedding.weight.copy_(stage.state["token_rows"])
@@ -278,13 +296,15 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
         gen.set_state(stage.state["gen"])
     tuner = ThreadTuner(threads)
     log(out, f"motion: {sum(p.numel() for p in motion_params) / 1e6:.2f}M motion params (spatial UNet, VAE, "
-        f"text tower frozen), {len(tokenizer) - old_vocab} new tokens, {MAX_TOKENS} positions, start step {step}, "
+        f"text tower frozen), {len(tokenizer) - old_vocab} new tokens, {MAX_TOKENS} positions, "
+        f"{sum(p.numel() for p in projections) / 1e6:.2f}M cross-attention text params at lr {cross_lr}, start step {step}, "
         f"{tuner.describe() or f'thr {threads}'}")
     running = None
 
     def state():
         emb = text.embeddings
         return dict(motion=motion_state(model), ema_motion=ema, opt=opt.state_dict(), step=step,
+                    text_projections=text_projection_state(model) if projections else {},
                     token_rows=emb.token_embedding.weight.detach().clone(),
                     position_rows=emb.position_embedding.weight.detach().clone(),
                     old_vocab=old_vocab, old_positions=old_positions,
@@ -314,13 +334,13 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
         noise = torch.randn(z.shape, generator=gen)
         frac = stage.elapsed() / budget_s
         decay = 0.5 * (1 + math.cos(math.pi * min(1.0, frac))) * 0.9 + 0.1
-        for group, base_lr in zip(opt.param_groups, (lr, text_lr)):
+        for group, base_lr in zip(opt.param_groups, (lr, text_lr, cross_lr)):
             group["lr"] = lr_at(step, base_lr, 100) * decay
         errors = v_errors(model, text, tokenizer, sched, z, captions, t, noise)
         loss, plain = motion_weighted_loss(errors, motion_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(motion_params, 1.0)
+        torch.nn.utils.clip_grad_norm_(motion_params + projections, 1.0)
         opt.step()
         _update_ema(ema, model, step)
         running = plain.item() if running is None else 0.98 * running + 0.02 * plain.item()
@@ -375,6 +395,8 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--text-lr", type=float, default=5e-3)
     parser.add_argument("--gap-every", type=int, default=400, help="steps between right/wrong motion-word measures")
+    parser.add_argument("--cross-lr", type=float, default=0.0,
+                        help="also tune the spatial cross-attention's text projections at this rate (0: frozen)")
     parser.add_argument("--motion-weight", type=float, default=3.0,
                         help="extra weight of the error that varies over a clip's frames (0: plain v loss)")
     args = parser.parse_args(argv)
@@ -391,7 +413,7 @@ def main(argv=None):
     t0 = time.time()
     log(out, f"start motion budget {args.minutes} min")
     train(out, args.minutes * 60, args.seed, args.checkpoint_minutes * 60, args.max_steps, args.threads, at,
-          args.batch, args.lr, args.text_lr, args.gap_every, motion_weight=args.motion_weight)
+          args.batch, args.lr, args.text_lr, args.gap_every, motion_weight=args.motion_weight, cross_lr=args.cross_lr)
     log(out, f"finished in {(time.time() - t0) / 60:.1f} min this session")
 
 
