@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.api import ClipRequest, ContinueRequest
-from engine.clips.files import read_clip_request, read_frames, read_latents, write_clip
+from engine.clips.files import read_clip_request, read_frames, write_clip
 from engine.errors import BadInput
 
 VACE = "tiny-wan-vace"
@@ -93,8 +93,8 @@ def test_from_frame_takes_the_tail_there(two_clips, context, tmp_path):
 
 def test_references_are_vace_reference_images(two_clips, context, tmp_path):
     """Without correction the reference reaches the pipeline only as VACE's reference image: with
-    one the clip differs, and a red one differs from a blue one; the stored latents are the clip's
-    own frames (VACE's reference frame dropped). With correction the clip takes the red one's colours."""
+    one the clip differs, and a red one differs from a blue one. With correction the clip takes
+    the red one's colours."""
     a, _ = two_clips
     red, blue = _square(tmp_path / "red.png", (220, 30, 30)), _square(tmp_path / "blue.png", (30, 40, 220))
     plain = _continue(context, a.sidecar, tmp_path / "plain")
@@ -103,7 +103,6 @@ def test_references_are_vace_reference_images(two_clips, context, tmp_path):
     frames = {name: read_frames(clip.master) for name, clip in made.items()}
     print("reference gaps", _gap(frames["red"], read_frames(plain.master)), _gap(frames["red"], frames["blue"]))
     assert _gap(frames["red"], read_frames(plain.master)) > 0.3 and _gap(frames["red"], frames["blue"]) > 0.1
-    assert read_latents(made["red"].latents).shape == read_latents(plain.latents).shape
     corrected = read_frames(_continue(context, a.sidecar, tmp_path / "kept", identity_references=(red,),
                                       correction=True).master)
     target = np.asarray(Image.open(red)).reshape(-1, 3).mean(axis=0)
@@ -150,3 +149,38 @@ def test_the_vace_model_is_recognised_and_makes_image_clips(video_cache, context
     made = [read_frames(_clip(context, tmp_path / f"img-{i}", seed=1, init_image=s).master)
             for i, s in enumerate(stills)]
     assert made[0].shape == (9, 32, 32, 3) and _gap(made[0], made[1]) > 0.1
+
+
+def test_vace_keeps_the_given_frames_and_generates_the_rest():
+    """VACE's inputs for a 5-frame tail of a 13-frame clip: the tail, then mid-grey frames; the mask
+    black (keep) on the tail, white (generate) after it; the references as its reference images."""
+    from engine.clips.families import Run, vace_inputs
+
+    tail = [Image.new("RGB", (32, 32), (10 * i, 0, 0)) for i in range(5)]
+    reference = Image.new("RGB", (32, 32), (0, 0, 200))
+    inputs = vace_inputs(Run(prompt="", negative_prompt="", frames=13, fps=8, width=32, height=32, steps=1,
+                             guidance=1.0, seed=0, condition_video=tail, reference_images=[reference]))
+    video, mask = [np.asarray(f) for f in inputs["video"]], [np.asarray(m) for m in inputs["mask"]]
+    assert len(video) == len(mask) == 13
+    assert all(np.array_equal(v, np.asarray(t)) for v, t in zip(video, tail))
+    assert all((v == 128).all() for v in video[5:])
+    assert [int(m.max()) for m in mask] == [0] * 5 + [255] * 8 and [int(m.min()) for m in mask] == [0] * 5 + [255] * 8
+    assert inputs["reference_images"] == [reference]
+    assert set(vace_inputs(Run(prompt="", negative_prompt="", frames=9, fps=8, width=32, height=32, steps=1,
+                               guidance=1.0, seed=0))) == set()  # a plain text clip: VACE's defaults
+
+
+def test_the_latents_are_the_clips_own_without_vaces_reference_frame(video_cache):
+    """VACE denoises a reference as one more latent frame before the clip's; the latents a clip
+    keeps (and continues from) are the clip's own: 9 frames are 3 latent frames with or without one."""
+    from dataclasses import replace
+
+    from engine.clips import families
+    from engine.models import loader
+
+    view = loader.derive_clip_pipeline(video_cache.clip_pipeline(video_cache.registry.resolve(VACE)), "wan", "txt2clip")
+    run = families.Run(prompt="a red cat", negative_prompt="", frames=9, fps=8, width=32, height=32, steps=1,
+                       guidance=1.0, seed=0)
+    shapes = [tuple(families.make(view, families.FAMILIES["wan"], r, lambda *_: {})[1].shape)
+              for r in (run, replace(run, reference_images=[Image.new("RGB", (32, 32), (200, 0, 0))]))]
+    assert shapes == [(1, 16, 3, 4, 4)] * 2
