@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -47,14 +48,14 @@ def _failed(target: Path, exc: OSError) -> WriteFailed:
 
 
 @contextlib.contextmanager
-def _temp_file(target: Path) -> Iterator[Path]:
-    """A synced, readable temporary file next to `target`; removed unless the body moved it away."""
+def _temp_file(target: Path) -> Iterator[tuple[Path, int]]:
+    """A new temporary file next to `target` and its mode; removed unless the body moved it away."""
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(target.parent)
         tmp = _new_temp(target)
-        yield tmp
+        yield tmp, stat.S_IMODE(tmp.stat().st_mode)
     except OSError as exc:
         raise _failed(target, exc) from exc
     finally:
@@ -65,7 +66,8 @@ def _temp_file(target: Path) -> Iterator[Path]:
 def _new_temp(target: Path) -> Path:
     """A new empty hidden file beside `target`, with the mode a plain open() gives (0666 less the
     umask, and any default ACL), which the finished file keeps: mkstemp's 0600 would make every
-    result private to this account, and a fixed chmod would ignore the user's umask."""
+    result private to this account, and a fixed chmod would ignore the user's umask (reading the
+    umask means setting it, for the whole process)."""
     for _ in range(100):
         tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
         try:
@@ -76,18 +78,22 @@ def _new_temp(target: Path) -> Path:
     raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
 
 
-def _finish(tmp: Path) -> None:
+def _finish(tmp: Path, mode: int) -> None:
+    """Sync the written file and give it the mode its temporary file was created with: a writer
+    may have replaced that file with its own (safetensors' save_file does, as 0600)."""
     with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
+        if stat.S_IMODE(os.fstat(handle.fileno()).st_mode) != mode:
+            os.fchmod(handle.fileno(), mode)
 
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces `target` atomically."""
     target = Path(target)
-    with _temp_file(target) as tmp:
+    with _temp_file(target) as (tmp, mode):
         yield tmp
-        _finish(tmp)
+        _finish(tmp, mode)
         os.replace(tmp, target)
 
 
@@ -114,9 +120,9 @@ def write_new(wanted: str | Path, writer: Callable[[Path], None]) -> Path:
     `writer(tmp)` writes the content to a temporary path. No existing file is ever replaced.
     """
     wanted = Path(wanted)
-    with _temp_file(wanted) as tmp:
+    with _temp_file(wanted) as (tmp, mode):
         writer(tmp)
-        _finish(tmp)
+        _finish(tmp, mode)
         for target in candidate_names(wanted):
             try:
                 os.link(tmp, target)  # fails if `target` exists: the name is claimed atomically

@@ -67,13 +67,17 @@ def test_a_taken_name_gets_the_next_number_and_the_old_file_stays(tmp_path):
 MODES_UNDER_UMASK = """
 import json, os, sys
 from pathlib import Path
+import numpy as np
+from safetensors.numpy import save_file
 from engine.atomic import write_atomic, write_new, write_text_atomic, write_text_new
 
 os.umask(int(sys.argv[2], 8))
 folder = Path(sys.argv[1])
+tensors = lambda tmp: save_file({"latents": np.zeros(4, np.float32)}, str(tmp))  # replaces tmp with its own 0600 file
 paths = [write_new(folder / "new.bin", lambda tmp: tmp.write_bytes(b"x")), write_text_new(folder / "new.txt", "x"),
          write_atomic(folder / "saved.bin", lambda tmp: tmp.write_bytes(b"x")),
-         write_text_atomic(folder / "saved.txt", "x"), write_text_atomic(folder / "saved.txt", "again")]
+         write_text_atomic(folder / "saved.txt", "x"), write_text_atomic(folder / "saved.txt", "again"),
+         write_new(folder / "latents.safetensors", tensors), write_atomic(folder / "adapter.safetensors", tensors)]
 open(folder / "plain.txt", "w").close()  # what a plain open() gives, for comparison
 print(json.dumps([os.stat(p).st_mode & 0o777 for p in paths + [folder / "plain.txt"]]))
 """
@@ -81,11 +85,12 @@ print(json.dumps([os.stat(p).st_mode & 0o777 for p in paths + [folder / "plain.t
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
 def test_written_files_get_the_mode_a_plain_open_gives(tmp_path, umask):
-    """0666 less the umask, as any tool saving a file: not mkstemp's private 0600, not a fixed 0644.
-    In a child process, since the umask is the whole process's."""
+    """0666 less the umask, as any tool saving a file: not mkstemp's private 0600, not a fixed 0644,
+    also when the writer swaps in a file of its own (safetensors, as for clip latents and exported
+    adapters). In a child process, since the umask is the whole process's."""
     done = subprocess.run([sys.executable, "-c", MODES_UNDER_UMASK, str(tmp_path), oct(umask)], cwd=REPO,
                           capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout) == [0o666 & ~umask] * 6
+    assert json.loads(done.stdout) == [0o666 & ~umask] * 8
 
 
 def test_stale_temp_files_of_ours_are_swept_and_nothing_else(tmp_path):
