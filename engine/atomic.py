@@ -78,6 +78,16 @@ def _new_temp(target: Path) -> Path:
     raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
 
 
+def plain_file_mode(folder: str | Path) -> int:
+    """The mode a file newly created in `folder` gets from a plain open(): 0666 less the umask
+    (or what the folder's default ACL says), read off a probe file rather than the process umask."""
+    probe = _new_temp(Path(folder) / "mode-probe")
+    try:
+        return stat.S_IMODE(probe.stat().st_mode)
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 def _finish(tmp: Path, mode: int) -> None:
     """Sync the written file and give it the mode its temporary file was created with: a writer
     may have replaced that file with its own (safetensors' save_file does, as 0600)."""

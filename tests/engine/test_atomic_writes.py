@@ -69,7 +69,7 @@ import json, os, sys
 from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
-from engine.atomic import write_atomic, write_new, write_text_atomic, write_text_new
+from engine.atomic import plain_file_mode, write_atomic, write_new, write_text_atomic, write_text_new
 
 os.umask(int(sys.argv[2], 8))
 folder = Path(sys.argv[1])
@@ -79,7 +79,7 @@ paths = [write_new(folder / "new.bin", lambda tmp: tmp.write_bytes(b"x")), write
          write_text_atomic(folder / "saved.txt", "x"), write_text_atomic(folder / "saved.txt", "again"),
          write_new(folder / "latents.safetensors", tensors), write_atomic(folder / "adapter.safetensors", tensors)]
 open(folder / "plain.txt", "w").close()  # what a plain open() gives, for comparison
-print(json.dumps([os.stat(p).st_mode & 0o777 for p in paths + [folder / "plain.txt"]]))
+print(json.dumps([os.stat(p).st_mode & 0o777 for p in paths + [folder / "plain.txt"]] + [plain_file_mode(folder)]))
 """
 
 
@@ -90,7 +90,7 @@ def test_written_files_get_the_mode_a_plain_open_gives(tmp_path, umask):
     adapters). In a child process, since the umask is the whole process's."""
     done = subprocess.run([sys.executable, "-c", MODES_UNDER_UMASK, str(tmp_path), oct(umask)], cwd=REPO,
                           capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout) == [0o666 & ~umask] * 8
+    assert json.loads(done.stdout) == [0o666 & ~umask] * 9
 
 
 def test_stale_temp_files_of_ours_are_swept_and_nothing_else(tmp_path):

@@ -2,6 +2,7 @@
 recipe end to end (train, resume, export, load, make a clip) on a few steps."""
 
 import json
+import stat
 
 import numpy as np
 import pytest
@@ -98,6 +99,9 @@ def test_train_resume_export_load(tmp_path):
     assert info["family"] == "animatediff" and info["base"] == "toy-scenes" and info["training"]["steps"] == 3
     assert sorted(p.name for p in dest.rglob("*.safetensors")) == ["diffusion_pytorch_model.safetensors", "model.safetensors"]
     assert not list(dest.rglob("*.bin")) and not dest.with_name(dest.name + ".tmp").exists()
+    (tmp_path / "plain").touch()  # the adapter's files read like any saved file, not safetensors' 0600
+    plain = stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in dest.rglob("*") if p.is_file()} == {plain}
 
     from engine.models.cache import ModelCache
     from engine.models.registry import ModelRegistry

@@ -22,6 +22,7 @@ apply_thread_policy()  # before torch loads
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from engine.atomic import plain_file_mode
 from engine.toy import scenes as S
 from engine.toy.training import train as T
 
@@ -31,6 +32,12 @@ DEFAULT_SCHEDULER = "dpm++_2m"
 
 
 def _swap_in(tmp: Path, dest: Path):
+    # save_pretrained writes through safetensors' save_file, which leaves its files 0600: a model
+    # shipped in resources/ (and the wheel) must be readable by every account, like any saved file
+    mode = plain_file_mode(tmp)
+    for path in tmp.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(mode)
     old = dest.with_name(dest.name + ".old")
     if old.exists():
         shutil.rmtree(old)
