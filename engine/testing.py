@@ -346,10 +346,11 @@ def write_tiny_ltx(folder: str | Path, model_id: str = "tiny-ltx") -> Path:
     return folder
 
 
-def write_tiny_wan(folder: str | Path, model_id: str = "tiny-wan", vace: bool = False) -> Path:
+def write_tiny_wan(folder: str | Path, model_id: str = "tiny-wan", vace: bool = False, vae_width: int = 3) -> Path:
     """A tiny Wan 2.1 text-to-clip pipeline with an offline T5 tokenizer; with `vace`, saved as
     WanVACEPipeline with a WanVACETransformer3DModel (one control block, on layer 0), as the
-    Wan2.1-VACE repos are (their model_index.json names those classes)."""
+    Wan2.1-VACE repos are (their model_index.json names those classes). `vae_width`: the VAE's
+    base channels; 3 wide, a random encoder hardly tells one frame from another (16 does)."""
     import diffusers
     import torch
     from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
@@ -358,11 +359,10 @@ def write_tiny_wan(folder: str | Path, model_id: str = "tiny-wan", vace: bool = 
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = write_t5_tokenizer(folder / "tokenizer")
     torch.manual_seed(0)
-    # VACE: a VAE 16 channels wide (3 wide, a random encoder hardly tells one kept frame from another)
-    # and latents unscaled (Wan 2.1's real mean and std would bury the kept frames under an offset)
-    vace_vae = dict(base_dim=16, latents_mean=[0.0] * 16, latents_std=[1.0] * 16) if vace else dict(base_dim=3)
-    vae = AutoencoderKLWan(z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
-                           **vace_vae)
+    # VACE: latents unscaled (Wan 2.1's real mean and std would bury the kept frames under an offset)
+    unscaled = dict(latents_mean=[0.0] * 16, latents_std=[1.0] * 16) if vace else {}
+    vae = AutoencoderKLWan(base_dim=vae_width, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True], **unscaled)
     torch.manual_seed(0)
     # VACE's control input: the kept and the generated part's latents (2 x 16) and the mask, one
     # channel per pixel of the VAE's 8x8 spatial factor (64)
@@ -385,7 +385,7 @@ def write_tiny_wan(folder: str | Path, model_id: str = "tiny-wan", vace: bool = 
 
 def write_tiny_wan_vace(folder: str | Path, model_id: str = "tiny-wan-vace") -> Path:
     """A tiny Wan VACE pipeline: Wan that also takes frames to keep, a mask and reference images."""
-    return write_tiny_wan(folder, model_id, vace=True)
+    return write_tiny_wan(folder, model_id, vace=True, vae_width=16)
 
 
 def write_tiny_ip_adapter(folder: str | Path, base: str | Path) -> Path:
