@@ -66,7 +66,8 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
     kind = "img2clip" if image is not None or family.text_class is None else "txt2clip"
     view = loader.derive_clip_pipeline(pipe, family.name, kind, scheduler)
     strength = request.strength if image is not None else 1.0
-    steps = _denoising_steps(request, family, image is not None)
+    # Wan VACE keeps an image as its first frame and runs every step (no strength)
+    steps = _denoising_steps(request, family, image is not None and not families.is_vace(view))
     run_args = families.Run(
         prompt=request.prompt, negative_prompt=request.negative_prompt, frames=request.frames, fps=request.fps,
         width=request.width, height=request.height, steps=request.steps, guidance=request.guidance,

@@ -138,7 +138,7 @@ def test_a_plain_wan_clip_is_refused_with_what_continues_one(context, tmp_path):
 def test_the_vace_model_is_recognised_and_makes_image_clips(video_cache, context, tmp_path):
     """The kit's VACE folder is a Wan model loaded as WanVACEPipeline (as a cached Wan2.1-VACE repo
     would be, from its model_index.json); an image clip keeps the image as its first frame's
-    condition, so two images give two clips."""
+    condition, so two images give two clips, and it runs every step whatever the strength."""
     from engine.models import loader
 
     spec = video_cache.registry.resolve(VACE)
@@ -146,9 +146,11 @@ def test_the_vace_model_is_recognised_and_makes_image_clips(video_cache, context
     assert not loader.is_wan_vace(video_cache.registry.resolve("tiny-wan"))
     assert type(video_cache.clip_pipeline(spec)).__name__ == "WanVACEPipeline"
     stills = [_square(tmp_path / f"{n}.png", c) for n, c in (("red", (220, 30, 30)), ("blue", (30, 40, 220)))]
-    made = [read_frames(_clip(context, tmp_path / f"img-{i}", seed=1, init_image=s).master)
+    made = [read_frames(_clip(context, tmp_path / f"img-{i}", seed=1, init_image=s, steps=4).master)
             for i, s in enumerate(stills)]
+    print("image clips", _gap(made[0], made[1]))
     assert made[0].shape == (9, 32, 32, 3) and _gap(made[0], made[1]) > 0.1
+    assert [p[:2] for p in context.progress[-4:]] == [(1, 4), (2, 4), (3, 4), (4, 4)]  # every step, at any strength
 
 
 def test_vace_keeps_the_given_frames_and_generates_the_rest():
