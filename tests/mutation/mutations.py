@@ -92,9 +92,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation("colour correction never applied", "engine/tasks/continue_clip.py",
              "    if request.correction:", "    if False:",
              ("tests/engine/test_drift.py", "tests/engine/test_continue.py", "-k", "correction_reduces or references")),
-    Mutation("LTX continued without its tail condition", "engine/tasks/continue_clip.py",
-             'if family.name == "ltx" else None,', "if False else None,",
-             ("tests/engine/test_continue.py", "-k", "ltx")),
+    Mutation("LTX and Wan VACE continued without their tail condition", "engine/tasks/continue_clip.py",
+             'if family.name in ("ltx", "wan") else None),', "if False else None),",
+             ("tests/engine/test_continue.py", "tests/engine/test_continue_wan.py", "-k", "ltx or tail_and_nothing")),
     Mutation("redo remakes the shots before K", "engine/clips/chain.py",
              "kept=clips[: shot_number - 1])", "kept=None)", ("tests/engine/test_chain.py", "-k", "redo")),
 )
