@@ -37,9 +37,11 @@ class _Landing:
         items = timeline.tracks[self.track]
         ends = [(start + item.duration, item) for start, item in zip(items.starts(), items.items)]
         exact = [end for end, item in ends if item == self.after]
+        if exact:
+            return exact[0]
         # trimmed or split since: after the last piece of the same media
         same = [end for end, item in ends if isinstance(item, Clip) and item.media == self.after.media]
-        return (exact or same or [None])[-1 if not exact else 0]
+        return same[-1] if same else None
 
 
 class ClipJobs(QObject):
