@@ -146,7 +146,7 @@ class ModelCache:
             evicted = True
         if not evicted:
             return  # a full collection holds the GIL for a few hundred ms (engine.heap): not for nothing
-        heap.collect() if self.settle_heap else gc.collect()
+        self._collect()
         if self.device.startswith("cuda"):
             import torch
 
@@ -155,6 +155,10 @@ class ModelCache:
     def _settle(self) -> None:
         if self.settle_heap:
             heap.settle()  # the model just loaded is long-lived
+
+    def _collect(self) -> None:
+        """After models were dropped: a full collection (of the settled heap too, when settling)."""
+        heap.collect() if self.settle_heap else gc.collect()
 
     def used_bytes(self) -> int:
         with self._lock:
@@ -168,4 +172,4 @@ class ModelCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-        heap.collect() if self.settle_heap else gc.collect()
+        self._collect()

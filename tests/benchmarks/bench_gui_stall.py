@@ -22,7 +22,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studio"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "packaging"))
 from _common import emit  # noqa: E402
+from screenshot import pump_events_until  # noqa: E402 - the one event-pumping loop of the window scripts
 
 
 def main() -> None:
@@ -60,9 +62,7 @@ def main() -> None:
     controller = studio.controller
 
     def wait_all():
-        while not all(job.done for job in studio.queue.jobs()):
-            app.processEvents()
-            time.sleep(0.001)
+        pump_events_until(app, lambda: all(job.done for job in studio.queue.jobs()))
 
     request = GenerateRequest(prompt="a red circle on the left on a black background", output_dir="",
                               model=args.model, seed=1, count=1)  # the controller sets the folder
@@ -93,15 +93,6 @@ def main() -> None:
     emit(report, args.out)
 
 
-def _pump(app, condition, timeout: float = 600.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit("timed out")
-        app.processEvents()
-        time.sleep(0.001)
-
-
 def timeline_round(app, kit: Path, settle: bool, warm: bool) -> dict:
     """One clip generating while a 96-frame 320x240 export runs; the probe's figures. `warm`: the
     clip model is loaded before (else its load falls inside the measurement)."""
@@ -121,22 +112,22 @@ def timeline_round(app, kit: Path, settle: bool, warm: bool) -> dict:
     side = studio.window.timeline_side
     studio.window.show()
     side.session.new_project(str(tmp / "film"), Rate(24), 320, 240)
-    _pump(app, lambda: side.session.project is not None)
+    pump_events_until(app, lambda: side.session.project is not None)
     side.add_files([str(write_numbered_video(tmp / "shot.mp4", 96, 320, 240, fps="24"))])
-    _pump(app, lambda: side.session.timeline.duration == 96)
+    pump_events_until(app, lambda: side.session.timeline.duration == 96)
     side.clips.model, side.clips.frames, side.clips.steps = "tiny-animatediff", 8, 4
     if warm:  # the model loaded by a first clip, as for every clip after a session's first
         side.clips.make_clip("a warm-up cat")
-        _pump(app, lambda: not side.clips.pending())
+        pump_events_until(app, lambda: not side.clips.pending())
     dialog = side.export_dialog()
-    _pump(app, lambda: dialog.format_box.count() > 0)
+    pump_events_until(app, lambda: dialog.format_box.count() > 0)
     dialog.destination.setText(str(tmp / "film.mp4"))
     probe = StallProbe()
     probe.start()
     started = time.perf_counter()
     side.clips.make_clip("a red cat")
     dialog.export_button.click()
-    _pump(app, lambda: dialog.result is not None and not side.clips.pending())
+    pump_events_until(app, lambda: dialog.result is not None and not side.clips.pending())
     probe.stop()
     seconds = time.perf_counter() - started
     side.session._dirty = False
