@@ -138,6 +138,7 @@ def load_clip_pipeline(spec: ModelSpec, device: str, dtype, base: ModelSpec | No
                 pipe = diffusers.AnimateDiffPipeline.from_pipe(sd, motion_adapter=adapter, torch_dtype=dtype,
                                                                **_adapter_text_side(spec, dtype, safetensors))
                 _adapter_cross_attention(spec, pipe.unet)
+                _adapter_motion_text(spec, pipe.unet)
             else:
                 cls = getattr(diffusers, WAN_VACE if family.name == "wan" and is_wan_vace(spec)
                               else family.text_class or family.image_class)
@@ -194,6 +195,23 @@ def _adapter_cross_attention(spec: ModelSpec, unet) -> None:
         raise BadInput(f"{spec.id}'s {ADAPTER_CROSS_ATTENTION} does not fit its base's UNet "
                        f"({unknown[0] if unknown else 'a shape differs'}); re-export the adapter for this base.")
     unet.load_state_dict({k: v.to(own[k].dtype) for k, v in tuned.items()}, strict=False)
+
+
+def _adapter_motion_text(spec: ModelSpec, unet) -> None:
+    """A motion adapter folder may carry motion-text conditioning, the prompt read in front of each
+    motion module (engine.models.motion_text): the bundled toy-scenes-motion does."""
+    from pathlib import Path
+
+    from engine.models.motion_text import WEIGHTS_NAME, attach_from_file
+
+    path = Path(spec.location) / WEIGHTS_NAME
+    if not path.is_file():
+        return
+    try:
+        attach_from_file(unet, path)
+    except ValueError as exc:
+        raise BadInput(f"{spec.id}'s {WEIGHTS_NAME} does not fit its base's UNet ({exc}); "
+                       "re-export the adapter for this base.") from exc
 
 
 def _adapter_text_side(spec: ModelSpec, dtype, safetensors) -> dict:

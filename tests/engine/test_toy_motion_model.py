@@ -65,3 +65,15 @@ def test_bundled_motion_model_is_listed_offline_as_the_default_clip_model():
 @bundled
 def test_bundled_motion_model_passes_the_bar(tmp_path):
     assert _motion_rate("toy-scenes-motion", tmp_path) >= BAR
+
+
+@bundled
+def test_bundled_motion_model_is_deterministic_and_reads_the_prompt_in_its_motion_modules(tmp_path):
+    from engine.models.cache import ModelCache
+
+    models = ModelCache()
+    text = CAPTIONS[0]
+    first, _ = E.make_clip(models, "toy-scenes-motion", text, 3, tmp_path / "a")
+    again, _ = E.make_clip(models, "toy-scenes-motion", text, 3, tmp_path / "b")
+    assert np.array_equal(first, again)
+    assert (FOLDER / "motion_text.safetensors").is_file()  # the motion words' way in (engine.models.motion_text)

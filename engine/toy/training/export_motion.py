@@ -8,6 +8,7 @@ Writes an AnimateDiff motion adapter folder that names its base (the bundled toy
     config.json + diffusion_pytorch_model.safetensors   the MotionAdapter (EMA weights)
     text_encoder/, tokenizer/                           the toy text side with the motion words
     cross_attention.safetensors                         the tuned text projections (runs with --cross-lr)
+    motion_text.safetensors                             the prompt read by each motion module (--direct-lr)
     latent-studio.json                                  id, family animatediff, base toy-scenes, defaults
 
 Works from whatever checkpoint exists (a run still going or cut short). The folder is written
@@ -28,6 +29,7 @@ apply_thread_policy()  # before torch loads
 import torch  # noqa: E402
 
 from engine.models.loader import ADAPTER_CROSS_ATTENTION  # noqa: E402
+from engine.models.motion_text import WEIGHTS_NAME as MOTION_TEXT_WEIGHTS  # noqa: E402
 from engine.paths import bundled_models_dir  # noqa: E402
 from engine.toy import motion_scenes as M  # noqa: E402
 from engine.toy.training import train_motion as TM  # noqa: E402
@@ -41,8 +43,15 @@ def adapter_from(state: dict, use_ema: bool = True):
     from diffusers import MotionAdapter
 
     adapter = MotionAdapter(**TM.adapter_config())
-    adapter.load_state_dict(state["ema_motion"] if use_ema else state["motion"])
+    weights = state["ema_motion"] if use_ema else state["motion"]
+    adapter.load_state_dict({k: v for k, v in weights.items() if not k.startswith(TM.MOTION_TEXT)})
     return adapter.eval()
+
+
+def motion_text_from(state: dict, use_ema: bool = True) -> dict:
+    """The motion-text conditioning's weights (runs with --direct-lr), by its own names; {} if none."""
+    weights = state["ema_motion"] if use_ema else state["motion"]
+    return {k[len(TM.MOTION_TEXT):]: v.contiguous() for k, v in weights.items() if k.startswith(TM.MOTION_TEXT)}
 
 
 def text_from(run: Path, state: dict):
@@ -56,6 +65,7 @@ def text_from(run: Path, state: dict):
 
 def manifest(state: dict) -> dict:
     gaps = json.loads(state.get("gaps", "[]"))
+    init = state.get("init") or {}  # a run started from another's weights (--init-from): both stages count
     return {
         "id": MODEL_ID, "family": "animatediff", "base": TM.BASE_ID, "native_size": [TM.SIZE, TM.SIZE],
         "default_frames": TM.FRAMES, "default_fps": DEFAULT_FPS, "default_steps": DEFAULT_STEPS,
@@ -64,8 +74,11 @@ def manifest(state: dict) -> dict:
                        "left, right, up or down, growing or shrinking, as the prompt says. 64x64, 8 frames. "
                        f"Prompt like '{M.EXAMPLE_CAPTION}'.",
         "draws": M.what_it_draws(), "example_prompt": M.EXAMPLE_CAPTION,
-        "training": {"steps": int(state["step"]), "v_mse": state.get("loss"), "finished": bool(state.get("done")),
-                     "minutes": round(float(state.get("elapsed", 0.0)) / 60, 1),
+        "training": {"steps": int(state["step"]) + int(init.get("steps", 0)), "v_mse": state.get("loss"),
+                     "finished": bool(state.get("done")),
+                     "minutes": round(float(state.get("elapsed", 0.0)) / 60 + float(init.get("minutes", 0.0)), 1),
+                     "stages": ([{"steps": init["steps"], "minutes": init["minutes"], "run": init["from"]}] if init else [])
+                     + [{"steps": int(state["step"]), "minutes": round(float(state.get("elapsed", 0.0)) / 60, 1)}],
                      "motion_word_loss": gaps[-1] if gaps else None},
     }
 
@@ -84,6 +97,11 @@ def export(run: Path, dest: Path, use_ema: bool = True) -> dict:
         from safetensors.torch import save_file
 
         save_file({k: v.contiguous() for k, v in state["text_projections"].items()}, str(tmp / ADAPTER_CROSS_ATTENTION))
+    conditioning = motion_text_from(state, use_ema)
+    if conditioning:
+        from safetensors.torch import save_file
+
+        save_file(conditioning, str(tmp / MOTION_TEXT_WEIGHTS))
     info = manifest(state)
     (tmp / "latent-studio.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     _swap_in(tmp, dest)

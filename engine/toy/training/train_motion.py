@@ -152,7 +152,16 @@ def zero_motion_outputs(module):
 
 
 def motion_state(model) -> dict:
-    return {k: v for k, v in model.state_dict().items() if "motion_modules" in k}
+    """The MotionAdapter's weights, by UNetMotionModel's names."""
+    return {k: v for k, v in model.state_dict().items() if "motion_modules" in k and not k.startswith(MOTION_TEXT)}
+
+
+MOTION_TEXT = "motion_text."  # the UNet's motion-text conditioning (engine.models.motion_text), when trained
+
+
+def averaged_state(model) -> dict:
+    """What trains, is averaged (EMA) and ships: the motion modules and any motion-text conditioning."""
+    return {k: v for k, v in model.state_dict().items() if "motion_modules" in k or k.startswith(MOTION_TEXT)}
 
 
 def is_text_projection(name: str) -> bool:
@@ -222,7 +231,7 @@ def wrong_motion(clip: M.MotionClip) -> M.MotionClip:
 
 @torch.no_grad()
 def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count: int = 16,
-                    timesteps=(300, 600, 900)) -> dict:
+                    timesteps=(300, 600, 900, 990)) -> dict:
     """Loss with the right motion words against the opposite ones, same clips, noise and timesteps.
 
     A model that ignores motion words scores the same on both (ratio 1.0); the ratio of the
@@ -255,7 +264,8 @@ def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count:
 
 def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int | None, threads: int,
           more_threads_at: float | None = None, batch: int = 4, lr: float = 1e-3, text_lr: float = 5e-3,
-          gap_every: int = 400, gap_clips: int = 16, motion_weight: float = 3.0, cross_lr: float = 0.0):
+          gap_every: int = 400, gap_clips: int = 16, motion_weight: float = 3.0, cross_lr: float = 0.0,
+          direct_lr: float = 0.0, init_from: Path | None = None, high_noise_share: float = 0.0):
     from diffusers import DDPMScheduler
 
     stage = Stage(out, "motion", budget_s, every_s)
@@ -267,7 +277,14 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
     rows = new_rows(text, old_vocab, old_positions)
     vae, unet = load_base(base)
     model = make_motion_unet(unet, seed + 30)
-    motion_params = [p for p in model.parameters() if p.requires_grad]
+    if direct_lr:  # the prompt read in front of each motion module (engine.models.motion_text)
+        from engine.models.motion_text import MotionTextConditioning
+
+        torch.manual_seed(seed + 33)
+        MotionTextConditioning.for_unet(model).attach(model)
+    init = _start_from(model, text, init_from) if init_from and not stage.state else None
+    motion_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(MOTION_TEXT)]
+    direct_params = [p for n, p in model.named_parameters() if n.startswith(MOTION_TEXT)]
     groups = [{"params": motion_params, "lr": lr, "weight_decay": 0.01},
               {"params": [w for w, _ in rows.values()], "lr": text_lr, "weight_decay": 0.0}]
     projections = [p for n, p in model.named_parameters() if is_text_projection(n)] if cross_lr else []
@@ -275,9 +292,11 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
         p.requires_grad_(True)
     if projections:
         groups.append({"params": projections, "lr": cross_lr, "weight_decay": 0.0})
+    if direct_params:
+        groups.append({"params": direct_params, "lr": direct_lr, "weight_decay": 0.01})
     opt = torch.optim.AdamW(groups)
     sched = DDPMScheduler(**{k: v for k, v in scheduler_config().items() if k != "set_alpha_to_one"})
-    ema = {k: v.detach().clone() for k, v in motion_state(model).items()}  # only they change
+    ema = {k: v.detach().clone() for k, v in averaged_state(model).items()}  # only they change
     step, gaps = 0, []
     rng = np.random.default_rng(seed + 31)
     gen = torch.Generator().manual_seed(seed + 32)
@@ -291,19 +310,22 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
         opt.load_state_dict(stage.state["opt"])
         ema = stage.state["ema_motion"]
         step = stage.state["step"]
+        init = stage.state.get("init")
         gaps = json.loads(stage.state.get("gaps", "[]"))
         rng.bit_generator.state = json.loads(stage.state["rng"])
         gen.set_state(stage.state["gen"])
     tuner = ThreadTuner(threads)
     log(out, f"motion: {sum(p.numel() for p in motion_params) / 1e6:.2f}M motion params (spatial UNet, VAE, "
         f"text tower frozen), {len(tokenizer) - old_vocab} new tokens, {MAX_TOKENS} positions, "
-        f"{sum(p.numel() for p in projections) / 1e6:.2f}M cross-attention text params at lr {cross_lr}, start step {step}, "
+        f"{sum(p.numel() for p in projections) / 1e6:.2f}M cross-attention text params at lr {cross_lr}, "
+        f"{sum(p.numel() for p in direct_params) / 1e6:.2f}M motion-text params at lr {direct_lr}, "
+        f"{f'initialised from {init_from} ' if init else ''}start step {step}, "
         f"{tuner.describe() or f'thr {threads}'}")
     running = None
 
     def state():
         emb = text.embeddings
-        return dict(motion=motion_state(model), ema_motion=ema, opt=opt.state_dict(), step=step,
+        return dict(motion=averaged_state(model), ema_motion=ema, init=init, opt=opt.state_dict(), step=step,
                     text_projections=text_projection_state(model) if projections else {},
                     token_rows=emb.token_embedding.weight.detach().clone(),
                     position_rows=emb.position_embedding.weight.detach().clone(),
@@ -331,16 +353,21 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
         captions = ["" if r < 0.1 else c for r, c in zip(torch.rand(batch, generator=gen).tolist(), captions)]
         # timesteps leaning to high noise, where a clip's layout (and so its motion) is decided
         t = (1000 * (1 - torch.rand(batch, generator=gen) ** 2)).long().clamp(0, 999)
+        # and a share of the clips at the top of the schedule, where the input is all but pure noise: only
+        # there must the motion come from the words alone (below it the noisy frames show where things are)
+        top = torch.rand(batch, generator=gen) < high_noise_share
+        t = torch.where(top, torch.randint(900, 1000, (batch,), generator=gen), t)
         noise = torch.randn(z.shape, generator=gen)
         frac = stage.elapsed() / budget_s
         decay = 0.5 * (1 + math.cos(math.pi * min(1.0, frac))) * 0.9 + 0.1
-        for group, base_lr in zip(opt.param_groups, (lr, text_lr, cross_lr)):
+        rates = [lr, text_lr] + ([cross_lr] if projections else []) + ([direct_lr] if direct_params else [])
+        for group, base_lr in zip(opt.param_groups, rates):
             group["lr"] = lr_at(step, base_lr, 100) * decay
         errors = v_errors(model, text, tokenizer, sched, z, captions, t, noise)
         loss, plain = motion_weighted_loss(errors, motion_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(motion_params + projections, 1.0)
+        torch.nn.utils.clip_grad_norm_(motion_params + projections + direct_params, 1.0)
         opt.step()
         _update_ema(ema, model, step)
         running = plain.item() if running is None else 0.98 * running + 0.02 * plain.item()
@@ -364,7 +391,7 @@ class _swapped:
         self.model, self.weights = model, weights
 
     def __enter__(self):
-        self.live = {k: v.detach().clone() for k, v in motion_state(self.model).items()}
+        self.live = {k: v.detach().clone() for k, v in averaged_state(self.model).items()}
         self.model.load_state_dict(self.weights, strict=False)
 
     def __exit__(self, *exc):
@@ -377,8 +404,25 @@ EMA_DECAY = 0.995  # some 1,500 steps fit the CPU budget: a short horizon
 @torch.no_grad()
 def _update_ema(ema: dict, model, step: int):
     d = min(EMA_DECAY, (1 + step) / (10 + step))
-    for k, v in motion_state(model).items():
+    for k, v in averaged_state(model).items():
         ema[k].mul_(d).add_(v.detach(), alpha=1 - d)
+
+
+def _start_from(model, text, ckpt: Path) -> dict:
+    """Start from another run's averaged weights (motion modules, text rows, spatial text
+    projections): a second stage that adds to what the first learned. Returns what the manifest
+    says about it."""
+    state = torch.load(Path(ckpt), weights_only=True)
+    missing, unexpected = model.load_state_dict(state["ema_motion"], strict=False)
+    if unexpected:
+        raise ValueError(f"{ckpt} does not fit this model ({unexpected[0]})")
+    model.load_state_dict(state.get("text_projections", {}), strict=False)
+    with torch.no_grad():
+        text.embeddings.token_embedding.weight.copy_(state["token_rows"])
+        text.embeddings.position_embedding.weight.copy_(state["position_rows"])
+    before = state.get("init") or {}
+    return {"from": str(ckpt), "steps": int(state["step"]) + int(before.get("steps", 0)),
+            "minutes": round(float(state.get("elapsed", 0.0)) / 60 + float(before.get("minutes", 0.0)), 1)}
 
 
 def main(argv=None):
@@ -397,6 +441,12 @@ def main(argv=None):
     parser.add_argument("--gap-every", type=int, default=400, help="steps between right/wrong motion-word measures")
     parser.add_argument("--cross-lr", type=float, default=0.0,
                         help="also tune the spatial cross-attention's text projections at this rate (0: frozen)")
+    parser.add_argument("--direct-lr", type=float, default=0.0,
+                        help="give each motion module the prompt through its own cross-attention, trained at this rate")
+    parser.add_argument("--init-from", default=None,
+                        help="start from this checkpoint's averaged weights (another run's motion/ckpt.pt)")
+    parser.add_argument("--high-noise-share", type=float, default=0.0,
+                        help="share of clips trained at t in 900..999, where only the words say how things move")
     parser.add_argument("--motion-weight", type=float, default=3.0,
                         help="extra weight of the error that varies over a clip's frames (0: plain v loss)")
     args = parser.parse_args(argv)
@@ -413,7 +463,9 @@ def main(argv=None):
     t0 = time.time()
     log(out, f"start motion budget {args.minutes} min")
     train(out, args.minutes * 60, args.seed, args.checkpoint_minutes * 60, args.max_steps, args.threads, at,
-          args.batch, args.lr, args.text_lr, args.gap_every, motion_weight=args.motion_weight, cross_lr=args.cross_lr)
+          args.batch, args.lr, args.text_lr, args.gap_every, motion_weight=args.motion_weight, cross_lr=args.cross_lr,
+          direct_lr=args.direct_lr, init_from=Path(args.init_from) if args.init_from else None,
+          high_noise_share=args.high_noise_share)
     log(out, f"finished in {(time.time() - t0) / 60:.1f} min this session")
 
 
