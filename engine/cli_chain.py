@@ -47,7 +47,9 @@ def add_parsers(sub) -> None:
 
 
 def _add_shared(parser) -> None:
-    parser.add_argument("--frames", type=int, default=None, help="new frames per clip (default: as the previous)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="the first clip's frames (default: the model's); each continuation makes as many new ones, "
+                             "in its family's step (LTX-Video 8k, Wan 4k), unless its shot line gives a count")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None, help="random when omitted")
     parser.add_argument("--no-correction", action="store_true",

@@ -86,12 +86,13 @@ def request_for(index: int, shot: Shot, settings: Settings, seed: int, out: Path
     """The request of shot `index` (0-based): a clip for the first, a continue of `previous` after it."""
     folder = str(out / f"shot-{index + 1:02d}")
     references = (shot.reference,) if shot.reference else ()
-    frames = shot.frames or settings.frames
     if previous is None:
         return ClipRequest(prompt=shot.prompt, output_dir=folder, model=settings.model,
-                           motion_adapter=settings.motion_adapter, frames=frames, steps=settings.steps, seed=seed,
-                           identity_references=references)
-    return ContinueRequest(clip=previous, prompt=shot.prompt, output_dir=folder, frames=frames, steps=settings.steps,
+                           motion_adapter=settings.motion_adapter, frames=shot.frames or settings.frames,
+                           steps=settings.steps, seed=seed, identity_references=references)
+    # the chain's --frames is the first clip's length; a continuation without its own count follows
+    # that clip in its family's step (LTX-Video 25 frames, then 24 new ones: continue_clip)
+    return ContinueRequest(clip=previous, prompt=shot.prompt, output_dir=folder, frames=shot.frames, steps=settings.steps,
                            seed=seed, identity_references=references, correction=settings.correction,
                            overlap=settings.overlap, tail_latents=settings.tail_latents)
 

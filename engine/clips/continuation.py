@@ -90,6 +90,13 @@ class Plan:
     generated: int
 
 
+def default_new_frames(family: str, clip_frames: int) -> int:
+    """New frames of a continue that names none: as many as the clip it continues has, in the
+    family's step (LTX-Video makes 8k+1 frames and continues with 8k, Wan 4k+1 and 4k)."""
+    step = {"ltx": 8, "wan": 4}.get(family)
+    return max(step, clip_frames // step * step) if step else clip_frames
+
+
 def plan(family: str, new_frames: int, overlap: int | None, source: Source, vace: bool = False) -> Plan:
     """`vace`: a Wan model is a VACE one (engine.models.loader.is_wan_vace), which keeps given frames."""
     available = len(source.frames)

@@ -37,7 +37,8 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
                    guidance=request.guidance if request.guidance is not None else previous.guidance)
     model = clip_task.resolve_model(shot, context.model_cache.registry)
     family = families.family_of(model.spec)
-    new_frames = request.frames if request.frames is not None else previous.frames or len(source.frames)
+    new_frames = (request.frames if request.frames is not None
+                  else continuation.default_new_frames(family.name, previous.frames or len(source.frames)))
     plan = continuation.plan(family.name, new_frames, request.overlap, source,
                              vace=family.name == "wan" and loader.is_wan_vace(model.spec))
     height, width = source.frames.shape[1:3]

@@ -116,3 +116,14 @@ def test_a_shots_file_reads_one_shot_a_line_and_says_what_is_wrong(tmp_path):
             read_shots(good)
     with pytest.raises(BadInput, match="cannot be read"):
         read_shots(tmp_path / "missing.txt")
+
+
+def test_an_ltx_chain_continues_in_its_frame_step(video_kit, tmp_path):
+    """LTX-Video makes 8k+1 frames and continues with 8k: `--frames 9` is the first clip's length,
+    and each continuation then makes 8 new frames (a chain-wide 9 was refused at shot 2)."""
+    shots = tmp_path / "shots.txt"
+    shots.write_text("a red cat\na red cat walking\n")
+    report = one_json(cli("chain", "--shots", str(shots), "--model", str(video_kit / "ltx"), "--frames", "9",
+                          "--steps", "2", "--seed", "4", "--out", str(tmp_path / "out"), "--json"))
+    assert [c["clip"]["frames"] for c in report["clips"]] == [9, 8]
+    assert len(read_frames(report["preview"])) == 17
