@@ -1,7 +1,7 @@
 """Chain benchmark (issue 16.5): N-hop chains, naive last-frame chaining against ours.
 
     python tests/benchmarks/bench_chain.py [--hops 10] [--seeds 5] [--frames N] [--steps N]
-                                           [--tiny] [--device cpu] [--out FILE]
+                                           [--tiny | --model-folder DIR] [--device cpu] [--out FILE]
 
 Runs on the bundled motion model `toy-scenes-motion` when it is installed (identity measured with
 the bundled scorer `toy-scenes-clip`'s vision tower), else on the tiny random-weight AnimateDiff
@@ -59,14 +59,18 @@ def write_reference(work: Path, size: int) -> tuple[str, object]:
     return str(path), frame
 
 
-def models(tiny: bool, work: Path, device: str):
-    """(model cache, model id, scorer, which) for the bundled motion model, or the tiny kit."""
+def models(tiny: bool, work: Path, device: str, folder: str | None = None):
+    """(model cache, model id, scorer, which) for the bundled motion model (or a candidate for it in
+    `folder`: a motion adapter folder on toy-scenes, as training exports one), or the tiny kit."""
     from engine.models.cache import ModelCache
     from engine.models.registry import ModelRegistry
     from engine.paths import bundled_models_dir
     from engine.scoring import ClipScorer
 
     bundled = bundled_models_dir()
+    if folder:
+        scorer = ClipScorer.load(bundled / BUNDLED_SCORER, device)
+        return ModelCache(ModelRegistry(), device=device), str(Path(folder).resolve()), scorer, "folder"
     if not tiny and (bundled / BUNDLED / "latent-studio.json").is_file():
         scorer = ClipScorer.load(bundled / BUNDLED_SCORER, device) if (bundled / BUNDLED_SCORER).is_dir() else None
         return ModelCache(ModelRegistry(), device=device), BUNDLED, scorer, "bundled"
@@ -121,6 +125,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None, help="new frames per clip (default: the model's)")
     parser.add_argument("--steps", type=int, default=None, help="default: the model's")
     parser.add_argument("--tiny", action="store_true", help="the tiny kit even where the bundled model is installed")
+    parser.add_argument("--model-folder", default=None,
+                        help="a motion adapter folder on toy-scenes to measure instead (a training export)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -130,7 +136,7 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        cache, model, scorer, which = models(args.tiny, work, args.device)
+        cache, model, scorer, which = models(args.tiny, work, args.device, args.model_folder)
         reference = write_reference(work, cache.registry.resolve(model).size()[0])
         methods = {"naive": (NAIVE, False), "ours": ({}, True)}  # ours keeps to the reference
         results = {name: summarise([run_method(cache, model, fields, args.hops, seed, args.frames, args.steps, scorer,
