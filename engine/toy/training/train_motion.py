@@ -19,6 +19,12 @@ inversion style), the tower's weights staying the scorer's. Every caption toy-sc
 tokenizes and encodes exactly as before (the first 20 positions are unchanged, and CLIP's text
 attention is causal), so the motion model's first frame still speaks toy-scenes.
 
+Two more ways in, both measured in engine/toy/README.md: `--cross-lr` also tunes the spatial
+cross-attention's text projections, and `--direct-lr` gives every motion module the prompt itself
+(engine.models.motion_text). `--high-noise-share` trains that share of each batch at t 900-999,
+the only place where the motion must come from the words; `--init-from` starts a stage from another
+run's weights.
+
 The checkpoint (`<out>/motion/ckpt.pt`, every few minutes and at the end) holds the motion
 modules, their EMA, the new text rows and the optimiser; the same command resumes it.
 `engine.toy.training.export_motion` writes the adapter folder from whatever checkpoint exists.
