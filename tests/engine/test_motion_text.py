@@ -3,27 +3,13 @@ module. Untrained it changes nothing; trained it makes the prompt reach the moti
 motion adapter folder's motion_text.safetensors is put on the pipeline's UNet by the loader, and
 one that does not fit is one sentence."""
 
-import shutil
-
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from engine.errors import BadInput
-from engine.models import loader
 from engine.models.motion_text import WEIGHTS_NAME, MotionTextConditioning, motion_module_sites
-from engine.models.registry import ModelRegistry
-
-
-def _kit_copy(video_kit, tmp_path):
-    for name in ("sd1", "animatediff"):
-        shutil.copytree(video_kit / name, tmp_path / name)
-    return ModelRegistry(bundled_dir=tmp_path)
-
-
-def _load(registry):
-    return loader.load_clip_pipeline(registry.resolve("tiny-animatediff"), "cpu", torch.float32,
-                                     registry.resolve("tiny-sd1"))
+from test_adapter_cross_attention import kit_copy, load_pipeline  # tests/engine is on the path
 
 
 def _denoise(unet, text, seed=0):
@@ -47,7 +33,7 @@ def _excite(conditioning):
 
 
 def test_untrained_it_is_the_identity_and_trained_the_prompt_reaches_the_motion_modules(video_kit, tmp_path):
-    unet = _load(_kit_copy(video_kit, tmp_path)).unet
+    unet = load_pipeline(kit_copy(video_kit, tmp_path)).unet
     sites = motion_module_sites(unet)
     assert len(sites) >= 3 and all(c > 0 for c in sites.values())
     text_a, text_b = _text(unet, 1), _text(unet, 2)
@@ -74,14 +60,14 @@ def _denoise_without(unet, conditioning, text):
 
 
 def test_the_loader_puts_an_adapters_motion_text_on_the_pipeline(video_kit, tmp_path):
-    registry = _kit_copy(video_kit, tmp_path)
-    plain = _load(registry)
+    registry = kit_copy(video_kit, tmp_path)
+    plain = load_pipeline(registry)
     assert getattr(plain.unet, "motion_text", None) is None  # a folder without the file: as before
     conditioning = MotionTextConditioning.for_unet(plain.unet)
     _excite(conditioning)
     save_file({k: v.contiguous() for k, v in conditioning.state_dict().items()},
               str(tmp_path / "animatediff" / WEIGHTS_NAME))
-    pipe = _load(registry)
+    pipe = load_pipeline(registry)
     assert pipe.unet.motion_text is not None
     for key, value in conditioning.state_dict().items():
         assert torch.equal(pipe.unet.motion_text.state_dict()[key], value)
@@ -93,7 +79,7 @@ def test_the_loader_puts_an_adapters_motion_text_on_the_pipeline(video_kit, tmp_
 
 
 def test_motion_text_for_another_base_is_refused(video_kit, tmp_path):
-    registry = _kit_copy(video_kit, tmp_path)
+    registry = kit_copy(video_kit, tmp_path)
     save_file({"blocks.no_such_block.to_q.weight": torch.zeros(2, 2)}, str(tmp_path / "animatediff" / WEIGHTS_NAME))
     with pytest.raises(BadInput, match="does not fit its base"):
-        _load(registry)
+        load_pipeline(registry)
