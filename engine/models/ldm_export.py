@@ -21,6 +21,8 @@ import json
 import re
 from pathlib import Path
 
+from engine.atomic import write_atomic
+
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
 TEXT_PREFIX = "cond_stage_model.transformer."
@@ -254,7 +256,5 @@ def write_ldm_checkpoint(pipeline_folder: str | Path, out_path: str | Path, fami
         checkpoint.update({OPENCLIP_PREFIX + k: v for k, v in clip_to_openclip(text).items()})
     else:
         checkpoint.update({TEXT_PREFIX + k: v for k, v in clip_to_ldm(text).items()})
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in checkpoint.items()}, str(out), metadata={"format": "pt"})
-    return out
+    tensors = {k: v.contiguous() for k, v in checkpoint.items()}
+    return write_atomic(out_path, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))

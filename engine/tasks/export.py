@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -131,7 +132,9 @@ def _write_folder(wanted: Path, writer) -> Path:
                 target.mkdir()
             except FileExistsError:
                 continue
-            temp.chmod(0o755)  # mkdtemp makes it private; an export reads like any folder
+            # mkdtemp makes it private; an export gets the mode the claimed folder got from a plain
+            # mkdir (the user's umask), like any folder they make
+            temp.chmod(stat.S_IMODE(target.stat().st_mode))
             os.replace(temp, target)
             return target
     finally:

@@ -237,3 +237,14 @@ def test_read_only_disk_gives_one_sentence_and_no_file(project, tmp_path):
     assert "Read-only file system" in outcome["error"] and outcome["error"].count(". ") <= 1
     assert outcome["kind"] == "write_failed" and outcome["left"] == []
     assert WriteFailed.kind == "write_failed"
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o077])
+def test_a_png_export_folder_gets_the_mode_a_plain_mkdir_gives(project, tmp_path, umask):
+    """The user's umask, as any folder they make: not mkdtemp's private 0700, not a fixed 0755."""
+    before = os.umask(umask)
+    try:
+        result = run(ExportRequest(str(project.folder), str(tmp_path / "frames"), format="png"), JobContext(1))
+    finally:
+        os.umask(before)
+    assert os.stat(result.path).st_mode & 0o777 == 0o777 & ~umask
