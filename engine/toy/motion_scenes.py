@@ -161,7 +161,7 @@ def with_motion(clip: MotionClip, index: int, motion: str | None) -> MotionClip:
 
 
 def what_it_draws() -> str:
-    return (S.what_it_draws().replace("; 64x64 px.", "") +
+    return (S.what_it_knows() +
             f"; each object may be {', '.join(MOTIONS)} (no phrase: still). 64x64 px, {DEFAULT_FRAMES} frames. "
             "Other words mean nothing to it.")
 

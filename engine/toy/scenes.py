@@ -88,11 +88,16 @@ def caption(scene: Scene) -> str:
     raise ValueError("a toy scene holds one or two objects")
 
 
-def what_it_draws() -> str:
-    """The grammar in one sentence for people choosing a model: what a toy-scenes prompt may say."""
+def what_it_knows() -> str:
+    """The words of the grammar, as the start of a sentence (the motion model's says more)."""
     return (f"Knows one or two shapes ({', '.join(SHAPES)}) in colours ({', '.join(COLOURS)}), "
             f"positions ({', '.join(POSITIONS)}), sizes ({', '.join(SIZES)}) and backgrounds "
-            f"({', '.join(BACKGROUNDS)}); 64x64 px. Other words mean nothing to it.")
+            f"({', '.join(BACKGROUNDS)})")
+
+
+def what_it_draws() -> str:
+    """The grammar in one sentence for people choosing a model: what a toy-scenes prompt may say."""
+    return f"{what_it_knows()}; 64x64 px. Other words mean nothing to it."
 
 
 EXAMPLE_CAPTION = caption(Scene((SceneObject("circle", "red", "on the left", "large"),), "black"))
