@@ -4,7 +4,7 @@
 
 Captions are drawn from engine.toy.motion_scenes (one-object captions cycle through the six
 motions and "still"; a share are two-object captions with a motion drawn per object), one clip
-each at the model's defaults (8 frames, 20 steps, guidance 4, DPM++ 2M), and every clip is
+each at the model's defaults (its latent-studio.json: frames, steps, guidance, scheduler), and every clip is
 graded frame by frame by engine.toy.motion_checker. Reported per attribute, with the targets of
 issue 14 and the seconds per clip (denoise + decode, loading excluded).
 
@@ -31,9 +31,6 @@ TARGETS = {
     "two_both_motion": 0.5,  # two-object captions: each object moves (or stays) as named
 }
 P_TWO = 0.3
-DEFAULT_STEPS = 20
-DEFAULT_GUIDANCE = 4.0
-DEFAULT_SCHEDULER = "dpm++_2m"
 
 Progress = Callable[[str, int, int], None]
 
