@@ -290,8 +290,9 @@ class ClipRequest:
 
 @dataclass(frozen=True)
 class ClipFiles:
-    """A clip on disk: the playable preview (MP4), the lossless master (a folder of PNG frames),
-    the JSON sidecar that regenerates it, and the final latents of its last frames."""
+    """A clip on disk: the playable preview (MP4), the lossless master (FFV1 in Matroska, its
+    frames the generated ones bit for bit), the JSON sidecar that regenerates it, and the final
+    latents of its last frames."""
 
     path: str
     master: str
