@@ -25,6 +25,10 @@ cross-attention's text projections, and `--direct-lr` gives every motion module 
 the only place where the motion must come from the words; `--init-from` starts a stage from another
 run's weights.
 
+`--device cuda` trains on a GPU where one is lent (bf16 autocast; give it a larger `--batch`): the
+clips and the noise are still drawn on the CPU and the checkpoint is saved from it, so such a run
+resumes or exports anywhere. Not yet run on a GPU: none was lent to the sessions that wrote it.
+
 The checkpoint (`<out>/motion/ckpt.pt`, every few minutes and at the end) holds the motion
 modules, their EMA, the new text rows and the optimiser; the same command resumes it.
 `engine.toy.training.export_motion` writes the adapter folder from whatever checkpoint exists.
@@ -185,9 +189,14 @@ def text_projection_state(model) -> dict:
 def encode_clips(vae, videos: np.ndarray, gen: torch.Generator) -> torch.Tensor:
     """N x F x H x W x 3 uint8 -> N x 4 x F x h x w scaled latents (a posterior sample)."""
     n, f = videos.shape[:2]
-    dist = vae.encode(to_tensor(videos.reshape(n * f, *videos.shape[2:]))).latent_dist
-    z = (dist.mean + dist.std * torch.randn(dist.mean.shape, generator=gen)) * vae.config.scaling_factor
+    dist = vae.encode(to_tensor(videos.reshape(n * f, *videos.shape[2:])).to(vae.device)).latent_dist
+    z = (dist.mean + dist.std * _randn(dist.mean.shape, gen, vae.device)) * vae.config.scaling_factor
     return z.reshape(n, f, *z.shape[1:]).permute(0, 2, 1, 3, 4)
+
+
+def _randn(shape, gen: torch.Generator, device) -> torch.Tensor:
+    """Noise drawn on the CPU generator, then moved: a run draws the same numbers on any device."""
+    return torch.randn(shape, generator=gen).to(device)
 
 
 def v_loss(model, text, tokenizer, sched, z, captions, t, noise) -> torch.Tensor:
@@ -198,7 +207,8 @@ def v_loss(model, text, tokenizer, sched, z, captions, t, noise) -> torch.Tensor
 def v_errors(model, text, tokenizer, sched, z, captions, t, noise) -> torch.Tensor:
     """v-prediction errors, N x F x C x h x w."""
     n, _, f = z.shape[:3]
-    hidden = text(input_ids=tokenize(tokenizer, captions)).last_hidden_state
+    t = t.to(z.device)
+    hidden = text(input_ids=tokenize(tokenizer, captions).to(z.device)).last_hidden_state
     hidden = hidden.repeat_interleave(f, dim=0)  # UNetMotionModel wants the states per frame
     tf = t.repeat_interleave(f)
     flat = lambda x: x.permute(0, 2, 1, 3, 4).reshape(n * f, *x.shape[1:2], *x.shape[3:])  # noqa: E731
@@ -255,7 +265,7 @@ def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count:
     wrong = [M.motion_caption(wrong_motion(c)) for c in clips]
     out = {}
     for tv in timesteps:
-        noise = torch.randn(z.shape, generator=gen)
+        noise = _randn(z.shape, gen, z.device)
         t = torch.full((count,), tv, dtype=torch.long)
         losses = []
         for caps in (right, wrong):
@@ -271,7 +281,7 @@ def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count:
 def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int | None, threads: int,
           more_threads_at: float | None = None, batch: int = 4, lr: float = 1e-3, text_lr: float = 5e-3,
           gap_every: int = 400, gap_clips: int = 16, motion_weight: float = 3.0, cross_lr: float = 0.0,
-          direct_lr: float = 0.0, init_from: Path | None = None, high_noise_share: float = 0.0):
+          direct_lr: float = 0.0, init_from: Path | None = None, high_noise_share: float = 0.0, device: str = "cpu"):
     from diffusers import DDPMScheduler
 
     stage = Stage(out, "motion", budget_s, every_s)
@@ -289,6 +299,9 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
         torch.manual_seed(seed + 33)
         MotionTextConditioning.for_unet(model).attach(model)
     init = _start_from(model, text, init_from) if init_from and not stage.state else None
+    # a GPU takes the models; clips are still drawn and noise still sampled on the CPU, and the
+    # checkpoint is saved from the CPU, so a run resumes or exports on any machine
+    vae, model, text = vae.to(device), model.to(device), text.to(device)
     motion_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(MOTION_TEXT)]
     direct_params = [p for n, p in model.named_parameters() if n.startswith(MOTION_TEXT)]
     groups = [{"params": motion_params, "lr": lr, "weight_decay": 0.01},
@@ -307,14 +320,14 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
     rng = np.random.default_rng(seed + 31)
     gen = torch.Generator().manual_seed(seed + 32)
     if stage.state:
-        model.load_state_dict(stage.state["motion"], strict=False)
+        model.load_state_dict(stage.state["motion"], strict=False)  # copied onto the model's device
         model.load_state_dict(stage.state.get("text_projections", {}), strict=False)
         emb = text.embeddings
         with torch.no_grad():
             emb.token_embedding.weight.copy_(stage.state["token_rows"])
             emb.position_embedding.weight.copy_(stage.state["position_rows"])
         opt.load_state_dict(stage.state["opt"])
-        ema = stage.state["ema_motion"]
+        ema = {k: v.to(device) for k, v in stage.state["ema_motion"].items()}
         step = stage.state["step"]
         init = stage.state.get("init")
         gaps = json.loads(stage.state.get("gaps", "[]"))
@@ -331,13 +344,13 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
 
     def state():
         emb = text.embeddings
-        return dict(motion=averaged_state(model), ema_motion=ema, init=init, opt=opt.state_dict(), step=step,
+        return _on_cpu(dict(motion=averaged_state(model), ema_motion=ema, init=init, opt=opt.state_dict(), step=step,
                     text_projections=text_projection_state(model) if projections else {},
                     token_rows=emb.token_embedding.weight.detach().clone(),
                     position_rows=emb.position_embedding.weight.detach().clone(),
                     old_vocab=old_vocab, old_positions=old_positions,
                     rng=json.dumps(rng.bit_generator.state), gen=gen.get_state(), loss=running,
-                    gaps=json.dumps(gaps))
+                    gaps=json.dumps(gaps)))
 
     def measure_gap():
         with _swapped(model, ema):
@@ -363,13 +376,14 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
         # there must the motion come from the words alone (below it the noisy frames show where things are)
         top = torch.rand(batch, generator=gen) < high_noise_share
         t = torch.where(top, torch.randint(900, 1000, (batch,), generator=gen), t)
-        noise = torch.randn(z.shape, generator=gen)
+        noise = _randn(z.shape, gen, device)
         frac = stage.elapsed() / budget_s
         decay = 0.5 * (1 + math.cos(math.pi * min(1.0, frac))) * 0.9 + 0.1
         rates = [lr, text_lr] + ([cross_lr] if projections else []) + ([direct_lr] if direct_params else [])
         for group, base_lr in zip(opt.param_groups, rates):
             group["lr"] = lr_at(step, base_lr, 100) * decay
-        errors = v_errors(model, text, tokenizer, sched, z, captions, t, noise)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+            errors = v_errors(model, text, tokenizer, sched, z, captions, t, noise).float()
         loss, plain = motion_weighted_loss(errors, motion_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -388,6 +402,17 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
         measure_gap()
     stage.maybe_save(state, done=True)
     return torch.load(stage.path, weights_only=True)
+
+
+def _on_cpu(value):
+    """`value` with every tensor in it (nested dicts and lists too) on the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(v) for v in value)
+    return value
 
 
 class _swapped:
@@ -418,7 +443,7 @@ def _start_from(model, text, ckpt: Path) -> dict:
     """Start from another run's averaged weights (motion modules, text rows, spatial text
     projections): a second stage that adds to what the first learned. Returns what the manifest
     says about it."""
-    state = torch.load(Path(ckpt), weights_only=True)
+    state = torch.load(Path(ckpt), weights_only=True, map_location="cpu")
     missing, unexpected = model.load_state_dict(state["ema_motion"], strict=False)
     if unexpected:
         raise ValueError(f"{ckpt} does not fit this model ({unexpected[0]})")
@@ -453,6 +478,8 @@ def main(argv=None):
                         help="start from this checkpoint's averaged weights (another run's motion/ckpt.pt)")
     parser.add_argument("--high-noise-share", type=float, default=0.0,
                         help="share of clips trained at t in 900..999, where only the words say how things move")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (the recipe), or cuda where a GPU is lent: same steps, bf16 autocast, a larger --batch")
     parser.add_argument("--motion-weight", type=float, default=3.0,
                         help="extra weight of the error that varies over a clip's frames (0: plain v loss)")
     args = parser.parse_args(argv)
@@ -471,7 +498,7 @@ def main(argv=None):
     train(out, args.minutes * 60, args.seed, args.checkpoint_minutes * 60, args.max_steps, args.threads, at,
           args.batch, args.lr, args.text_lr, args.gap_every, motion_weight=args.motion_weight, cross_lr=args.cross_lr,
           direct_lr=args.direct_lr, init_from=Path(args.init_from) if args.init_from else None,
-          high_noise_share=args.high_noise_share)
+          high_noise_share=args.high_noise_share, device=args.device)
     log(out, f"finished in {(time.time() - t0) / 60:.1f} min this session")
 
 
