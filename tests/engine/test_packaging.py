@@ -102,4 +102,4 @@ def test_installed_launcher_lists_the_bundled_models(installed, tmp_path):
     listed = json.loads(_run(python, "from studio.launcher import main; main(['models', 'list', '--json'])",
                              cwd=tmp_path))
     bundled = {m["id"] for m in listed["models"] if m["source"] == "bundled" and m["available"]}
-    assert bundled == {"toy-scenes", "toy-scenes-clip"}
+    assert bundled == {"toy-scenes", "toy-scenes-clip", "toy-scenes-motion"}
