@@ -93,7 +93,9 @@ def main() -> int:
     return 0
 
 
-CLIP_PROMPTS = ("a red circle moving to the right", "a blue square moving up", "a green circle growing")
+CLIP_PROMPTS = ("a red circle on the left moving to the right on a black background",  # the motion model's grammar
+                "a blue square at the bottom moving up on a white background",
+                "a green circle on the right moving to the left on a gray background")
 
 
 def timeline_screenshot(out: str) -> int:
@@ -113,15 +115,18 @@ def timeline_screenshot(out: str) -> int:
     from engine.models.registry import ModelRegistry
     from engine.testing import VIDEO_KIT_WRITERS
 
-    # The tiny random-weight AnimateDiff of the test kit: the clips show noise, the picture is of the
-    # timeline (the bundled motion model, when installed, makes real ones with --model).
-    kit = tmp / "kit"
-    for name in ("sd1", "animatediff"):
-        VIDEO_KIT_WRITERS[name](kit / name)
-    studio = build_studio(registry=ModelRegistry(bundled_dir=kit), data_dir=tmp,
+    # The bundled motion model (the default clip model) where it is installed; else the tiny
+    # random-weight AnimateDiff of the test kit, whose clips show noise (the picture is of the timeline).
+    registry, model, steps = ModelRegistry(), None, None
+    if "toy-scenes-motion" not in {spec.id for spec in registry.bundled()}:
+        kit = tmp / "kit"
+        for name in ("sd1", "animatediff"):
+            VIDEO_KIT_WRITERS[name](kit / name)
+        registry, model, steps = ModelRegistry(bundled_dir=kit), "tiny-animatediff", 3
+    studio = build_studio(registry=registry, data_dir=tmp,
                           settings=QSettings(str(tmp / "s.ini"), QSettings.IniFormat), device="cpu")
     window, side = studio.window, studio.window.timeline_side
-    side.clips.model = "tiny-animatediff"
+    side.clips.model = model
     window.resize(1500, 920)
     window.show()
 
@@ -130,7 +135,7 @@ def timeline_screenshot(out: str) -> int:
 
     side.session.new_project(str(tmp / "Red circle film"), Rate(8), 128, 128)
     pump_until(lambda: side.session.project is not None)
-    side.clips.frames, side.clips.steps = 8, 3  # short and few steps: the picture is of the timeline
+    side.clips.frames, side.clips.steps = 8, steps  # 8 frames; the kit's in few steps
     for prompt in CLIP_PROMPTS:
         side.clips.make_clip(prompt)
     pump_until(lambda: all(job.done for job in studio.queue.jobs()) and not side.clips.pending())
@@ -140,7 +145,7 @@ def timeline_screenshot(out: str) -> int:
     pump_until(lambda: len(side.session.timeline.tracks[0].items) >= len(CLIP_PROMPTS), timeout=60)
     if side.clips.can_continue():
         side.state.select((0, 0))
-        side.clips.continue_selected("a red circle moving to the right, further")
+        side.clips.continue_selected("a red circle in the center moving to the right on a black background")
         pump_until(lambda: all(job.done for job in studio.queue.jobs()) and not side.clips.pending())
     # a crossfade needs frames beyond both cuts: give the first two clips 2 frames of handle each
     side.session.apply(Trim(0, 0, "out", -2, ripple=True))
