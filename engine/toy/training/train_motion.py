@@ -344,13 +344,13 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
 
     def state():
         emb = text.embeddings
-        return _on_cpu(dict(motion=averaged_state(model), ema_motion=ema, init=init, opt=opt.state_dict(), step=step,
-                    text_projections=text_projection_state(model) if projections else {},
-                    token_rows=emb.token_embedding.weight.detach().clone(),
-                    position_rows=emb.position_embedding.weight.detach().clone(),
-                    old_vocab=old_vocab, old_positions=old_positions,
-                    rng=json.dumps(rng.bit_generator.state), gen=gen.get_state(), loss=running,
-                    gaps=json.dumps(gaps)))
+        return _on_cpu(dict(
+            motion=averaged_state(model), ema_motion=ema, init=init, opt=opt.state_dict(), step=step,
+            text_projections=text_projection_state(model) if projections else {},
+            token_rows=emb.token_embedding.weight.detach().clone(),
+            position_rows=emb.position_embedding.weight.detach().clone(),
+            old_vocab=old_vocab, old_positions=old_positions,
+            rng=json.dumps(rng.bit_generator.state), gen=gen.get_state(), loss=running, gaps=json.dumps(gaps)))
 
     def measure_gap():
         with _swapped(model, ema):
