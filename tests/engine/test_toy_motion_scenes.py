@@ -71,6 +71,8 @@ def test_ground_truth_grows_and_shrinks(motion, sign):
     track = _track(M.render_clip(f"a blue square on the left {motion} on a white background"), "white")
     assert sign * (track[-1, 2] / track[0, 2] - 1) >= 0.2
     assert np.all(sign * np.diff(track[:, 2]) > 0)
+    edge = np.abs(np.diff(np.sqrt(track[:, 2] / np.pi)))  # the radius of a disc of that area, px per frame
+    assert 0.5 <= edge.mean() <= 2.0 and edge.min() > 0.25, edge  # 0.5-2 px a frame, as the directions
     assert np.ptp(track[:, 0]) < 1.0 and np.ptp(track[:, 1]) < 1.0  # grows in place
 
 
