@@ -74,12 +74,16 @@ class LatentPreviewer:
         return (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def clip_frame_previewer(family: str, channels: int, frames_first: bool, unpack=None):
-    """A step preview for clip latents: the middle frame through the family's latent->RGB map.
+def clip_frame_previewer(family: str, channels: int, frames_first: bool, unpack=None, spec=None):
+    """A step preview for clip latents: the middle frame through the latent->RGB map of `spec` (the
+    model whose VAE decodes them: an AnimateDiff adapter's base) where it has its own fit, else the
+    family's. The bundled toy VAE's latents are not SD's: through SD's factors a black background
+    showed blue and a blue square cyan.
 
     `frames_first`: latents are (B, F, C, H, W) (SVD) rather than (B, C, F, H, W); `unpack` turns
     packed token latents (LTX) into (B, C, F, H, W) first."""
-    previewer = LatentPreviewer.for_model(family) or LatentPreviewer.channel_mix(channels)
+    previewer = ((LatentPreviewer.for_spec(spec) if spec is not None else LatentPreviewer.for_model(family))
+                 or LatentPreviewer.channel_mix(channels))
 
     def preview(latents):
         if unpack is not None and latents.ndim == 3:

@@ -1,7 +1,7 @@
 """Pixels into QImages, and thumbnails decoded off the GUI thread: the one place for both.
 
 `to_qimage` turns what the engine hands over (numpy previews, PIL images) into a QImage that owns
-its pixels; `load_thumbnail` decodes and shrinks an image file; `ThumbnailLoader` runs that on the
+its pixels; `load_thumbnail` decodes and shrinks an image file (or a clip's middle frame); `ThumbnailLoader` runs that on the
 background pool (studio.background) and hands each thumbnail to the GUI thread. The candidates
 strip, the queue and the history all use these.
 """
@@ -17,6 +17,9 @@ from PySide6.QtCore import QObject, QThreadPool, Qt
 from PySide6.QtGui import QImage, QImageReader
 
 from engine.atomic import WriteFailed, write_new
+from engine.clips.files import read_frame
+from engine.errors import BadInput
+from engine.timeline.media import IMAGE_SUFFIXES
 from studio.background import BackgroundCalls
 
 
@@ -64,17 +67,25 @@ def read_image(path: str | None) -> QImage:
 
 
 def load_thumbnail(path: str, size: int) -> QImage:
-    """`path` decoded and fitted into size x size (smooth when shrinking); a null QImage if unreadable.
+    """`path` (an image, or a clip or video: its middle frame) decoded and fitted into size x size
+    (smooth when shrinking); a null QImage if unreadable.
 
     Images already smaller are kept as they are: views scale them up nearest-neighbour, which keeps
     a 64 x 64 result crisp and the models small.
     """
-    image = read_image(path)
+    image = read_image(path) if Path(path).suffix.lower() in IMAGE_SUFFIXES else _middle_frame(path)
     if image.isNull():
         return image
     if image.width() > size or image.height() > size:
         image = image.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
     return image
+
+
+def _middle_frame(path: str) -> QImage:
+    try:
+        return to_qimage(read_frame(path)) or QImage()
+    except BadInput:
+        return QImage()
 
 
 def write_new_png(image: QImage, wanted: str | Path, what: str) -> Path:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -85,12 +86,24 @@ def _save_latents(target: Path, latents: Any, meta: dict) -> None:
 
 def read_frames(path: str | Path) -> np.ndarray:
     """Every frame of a clip file (the master, or the preview) as F x H x W x 3 uint8."""
+    with _frames_of(path) as (ref, reader):
+        return np.stack([reader.frame(i).copy() for i in range(ref.frames)])
+
+
+def read_frame(path: str | Path, index: int | None = None) -> np.ndarray:
+    """Frame `index` of a clip file (None: the middle one) as H x W x 3 uint8; BadInput when unreadable."""
+    with _frames_of(path) as (ref, reader):
+        return reader.frame(ref.frames // 2 if index is None else index).copy()
+
+
+@contextmanager
+def _frames_of(path: str | Path):
     from engine.timeline.media import VideoFrames, probe
 
     ref = probe(path, "clip")
     reader = VideoFrames(ref)
     try:
-        return np.stack([reader.frame(i).copy() for i in range(ref.frames)])
+        yield ref, reader
     finally:
         reader.close()
 

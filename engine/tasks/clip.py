@@ -73,9 +73,7 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
         width=request.width, height=request.height, steps=request.steps, guidance=request.guidance,
         seed=request.seed, image=image, strength=strength,
     )
-    unpack = (lambda latents: families.unpack_ltx_latents(view, latents, run_args)) if family.name == "ltx" else None
-    channels = _latent_channels(view)
-    preview = clip_frame_previewer(family.name, channels, frames_first=family.name == "svd", unpack=unpack)
+    preview = step_previewer(view, family, run_args, model.base or model.spec)
 
     context.check_cancelled()
     started = time.perf_counter()
@@ -95,6 +93,13 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
     files = write_clip(frames, latents, recorded, Path(request.output_dir), f"{_slug(request.prompt, 32)}-{request.seed}",
                        {"family": family.name, "model": model.label})
     return ClipResult(model=model.label, clip=files, seconds=seconds)
+
+
+def step_previewer(view, family, run_args, spec):
+    """The live step preview of a clip job on `view`; `spec` is the model whose VAE decodes it."""
+    unpack = (lambda latents: families.unpack_ltx_latents(view, latents, run_args)) if family.name == "ltx" else None
+    return clip_frame_previewer(family.name, _latent_channels(view), frames_first=family.name == "svd",
+                                unpack=unpack, spec=spec)
 
 
 # --- the model ----------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from engine.clips.files import write_clip
 from engine.errors import BadInput
 from engine.jobs import TaskContext, diffusers_callback
 from engine.models import loader
-from engine.preview import clip_frame_previewer
 from engine.tasks import clip as clip_task
 from engine.tasks.generate import _slug
 
@@ -60,7 +59,8 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
         ip_image=Image.fromarray(references[0]) if request.ip_adapter else None,
         reference_images=[Image.fromarray(r) for r in references] if family.name == "wan" and references else None,
     )
-    progress = diffusers_callback(context, shot.steps, _previewer(view, family, run_args))
+    progress = diffusers_callback(context, shot.steps, clip_task.step_previewer(view, family, run_args,
+                                                                                model.base or model.spec))
     if family.name == "animatediff":
         hold = continuation.Hold(view.scheduler, continuation.tail_latents(view, source, plan.overlap),
                                  plan.generated, shot.steps, shot.seed, view._execution_device, view.unet.dtype)
@@ -85,9 +85,3 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
     files = write_clip(frames, latents, recorded, Path(request.output_dir), f"{_slug(request.prompt, 32)}-{request.seed}",
                        {"family": family.name, "model": model.label, "continues": continues})
     return ClipResult(model=model.label, clip=files, seconds=seconds)
-
-
-def _previewer(view, family, run_args):
-    unpack = (lambda latents: families.unpack_ltx_latents(view, latents, run_args)) if family.name == "ltx" else None
-    return clip_frame_previewer(family.name, clip_task._latent_channels(view), frames_first=family.name == "svd",
-                                unpack=unpack)

@@ -77,11 +77,14 @@ def describe_request(request: Any, prompt_chars: Optional[int] = PROMPT_CHARS) -
 
 
 def result_image(result: Any) -> Optional[str]:
-    """The image that stands for a finished job's result: its best image, or a comparison's strip."""
+    """The file that stands for a finished job's result: its best image, a comparison's strip, or a
+    clip's lossless master (the thumbnail is its middle frame)."""
     if isinstance(result, (api.GenerateResult, api.EditResult)) and result.images:
         return result.images[0].path
     if isinstance(result, api.CompareResult):
         return result.side_by_side or result.resample_path
+    if isinstance(result, api.ClipResult):
+        return result.clip.master
     return None
 
 

@@ -77,3 +77,27 @@ def test_bundled_motion_model_is_deterministic_and_reads_the_prompt_in_its_motio
     again, _ = E.make_clip(models, "toy-scenes-motion", text, 3, tmp_path / "b")
     assert np.array_equal(first, again)
     assert (FOLDER / "motion_text.safetensors").is_file()  # the motion words' way in (engine.models.motion_text)
+
+
+@bundled
+def test_a_clip_jobs_step_preview_shows_the_clips_colours(tmp_path, make_direct_context):
+    """The live preview maps latents with the decoding VAE's own fit (the adapter's base, toy-scenes):
+    through SD's factors the toy latents showed this black background as (84, 126, 183), blue."""
+    import cv2
+
+    from engine.api import ClipRequest
+    from engine.clips.files import read_frames
+    from engine.models.cache import ModelCache
+    from engine.tasks import clip
+    from engine.toy import scenes as S
+
+    context = make_direct_context(ModelCache())
+    request = ClipRequest(prompt="a large blue square in the center on a black background", output_dir=str(tmp_path),
+                          model="toy-scenes-motion", seed=2)
+    frames = read_frames(clip.run(request, context).clip.master)
+    preview = context.progress[-1][2].astype(np.float32)
+    middle = cv2.resize(frames[len(frames) // 2], preview.shape[1::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
+    square = np.abs(middle - S.BACKGROUNDS["black"]).max(axis=2) > 60
+    assert S.nearest_colour(preview[square].mean(axis=0)) == "blue"
+    background_error = np.abs(preview[~square].mean(axis=0) - middle[~square].mean(axis=0))
+    assert background_error.max() < 80, background_error  # the toy fit: about 40 (a linear fit's limit)

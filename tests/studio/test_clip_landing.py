@@ -1,5 +1,6 @@
 """A finished clip lands right after the clip that was selected when it was asked for, even when
-the timeline was edited while it generated (it used to land at the frame where that clip had ended)."""
+the timeline was edited while it generated (it used to land at the frame where that clip had ended);
+and its queue row then shows the clip itself."""
 
 from PySide6.QtCore import QSettings
 
@@ -7,7 +8,10 @@ from engine.models.registry import ModelRegistry
 from engine.timeline import commands as c
 from engine.timeline.model import Clip, Rate
 from engine.timeline.testing import write_numbered_video
+from engine.clips.files import read_frame
 from studio.app import build_studio
+from studio.images import load_thumbnail
+from studio.viewmodels.job_list import RESULT_THUMBNAIL
 
 
 def test_a_clip_lands_after_the_selected_clip_where_it_is_now(qtbot, video_kit, tmp_path):
@@ -32,6 +36,16 @@ def test_a_clip_lands_after_the_selected_clip_where_it_is_now(qtbot, video_kit, 
         assert names[0] == "a" and names[2] == "b" and len(names) == 3, names  # b is not split around it
         assert durations[0] == 8 and durations[2] == 8
         assert side.session.timeline.tracks[0].starts()[1] == 8  # right where a.mp4 ends now
+
+        # the finished job's queue row shows the clip's middle frame, not the last latent step preview
+        queue_model = studio.window.queue_panel.model
+        job = studio.queue.jobs()[-1]
+        expected = load_thumbnail(job.result.clip.master, RESULT_THUMBNAIL)
+        middle = read_frame(job.result.clip.master)
+        assert expected.size().toTuple() == middle.shape[1::-1]
+        assert expected.pixelColor(10, 10).getRgb()[:3] == tuple(middle[10, 10])
+        index = queue_model.index(queue_model.row_of(job.id))
+        qtbot.waitUntil(lambda: index.data(queue_model.PreviewRole) == expected, timeout=10_000)
     finally:
         side.session._dirty = False
         studio.window.close()
