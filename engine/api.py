@@ -321,8 +321,9 @@ class ContinueRequest:
     previous clip's last `overlap` frames (its stored tail latents where they cover them, no VAE
     round trip) and keeps to `identity_references` (images of the shot's subject). `correction`
     matches the new clip's colour statistics to the references (else to the previous clip), which
-    holds colour and contrast where naive chaining drifts hop by hop. The model, size, fps, steps
-    and guidance are the previous clip's unless given; `frames` counts the new frames only.
+    holds colour and contrast where naive chaining drifts hop by hop. The model, size and fps are
+    always the previous clip's (its stored latents belong to that model); steps and guidance are
+    too unless given; `frames` counts the new frames only.
     """
 
     task: ClassVar[str] = "continue"
