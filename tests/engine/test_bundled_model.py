@@ -73,16 +73,18 @@ def test_a_small_evaluation_passes_a_bar_that_random_weights_fail(bundled, kit):
     from engine.toy.evaluate import evaluate
 
     # A bar below what the shipped model does on 200 captions (engine/toy/README.md), so chance
-    # in a small sample does not trip it; a model that ignores the position words fails it.
+    # in a small sample does not trip it; a model that ignores the position words fails it. Shape
+    # is graded by the clean-outline checker: the shipped model's fin-like triangles and cup-like
+    # squares fail it, 0.38 of 200 one-object captions pass (2 of these 7).
     report = evaluate(bundled, samples=12, seed=1, scorer_samples=24, rerank_samples=1, rerank_candidates=4)
     single = report["accuracy"]["single"]
-    assert single["shape"] >= 0.7 and report["accuracy"]["background"] >= 0.9
+    assert single["shape"] >= 0.2 and report["accuracy"]["background"] >= 0.9
     assert single["colour_position"] >= 0.75
     assert report["scorer_top1"] >= 0.6
     untrained = evaluate(ModelCache(ModelRegistry(bundled_dir=kit), device="cpu"), model_id="tiny-sd1",
                          scorer_id="tiny-clip", samples=12, seed=1, scorer_samples=24, rerank_samples=1,
                          rerank_candidates=2)
-    assert untrained["accuracy"]["single"]["shape"] < 0.7 or untrained["accuracy"]["background"] < 0.9
+    assert untrained["accuracy"]["single"]["shape"] < 0.2 or untrained["accuracy"]["background"] < 0.9
     assert untrained["accuracy"]["single"]["colour_position"] < 0.75
     assert untrained["scorer_top1"] < 0.6
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import cv2
 import numpy as np
 
 from engine.toy import scenes as S
@@ -95,6 +96,53 @@ def test_shape_classifier_on_clean_masks():
         scene = S.Scene((S.SceneObject(shape, "blue", "in the center", "large"),), "white")
         mask = (S.render(scene)[..., 0] < 150).astype(np.float32)  # blue on white: low red
         assert classify_shape(mask) == shape
+
+
+def _blob_mask(outline, size=64, supersample=8):
+    """An antialiased mask of a polygon given in fractions of the frame."""
+    canvas = np.zeros((size * supersample, size * supersample), np.uint8)
+    points = np.round(np.asarray(outline) * size * supersample * 16).astype(np.int32)
+    cv2.fillPoly(canvas, [points], 255, lineType=cv2.LINE_AA, shift=4)
+    return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def _deformed(shape, radius, degrees, amount):
+    """The outline a model draws when it gets a shape only roughly: `amount` 0 is the ideal shape.
+
+    triangle: sides bowed inwards (a fin); square: the bottom narrowed (a cup); circle: five lumps.
+    """
+    t = np.linspace(0, 1, 60, endpoint=False)
+    if shape == "circle":
+        angle = 2 * np.pi * t
+        r = radius * (1 + amount * np.cos(5 * angle))
+        points = np.stack([r * np.cos(angle), r * np.sin(angle)], 1)
+    else:
+        n = 3 if shape == "triangle" else 4
+        angles = -np.pi / 2 + 2 * np.pi * np.arange(n) / n + (np.pi / 4 if n == 4 else 0)
+        corners = np.stack([np.cos(angles), np.sin(angles)], 1) * radius
+        if shape == "square":
+            corners[corners[:, 1] > 0, 0] *= 1 - amount  # the lower corners move in
+        points = []
+        for k in range(n):
+            a, b = corners[k], corners[(k + 1) % n]
+            for u in np.linspace(0, 1, 15, endpoint=False):
+                p = a + (b - a) * u
+                if shape == "triangle":  # pull the side towards the centre, most at its middle
+                    p = p * (1 - amount * np.sin(np.pi * u))
+                points.append(p)
+        points = np.array(points)
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    return points @ np.array([[c, s], [-s, c]]) + 0.5
+
+
+def test_shape_check_refuses_blobs_a_person_would_not_name():
+    # Ideal outlines pass at every size and rotation the renderer draws; fin-like triangles,
+    # cup-like squares and lumpy circles (as the first toy-scenes model drew them) do not, even
+    # though their convex hulls are near the ideal (before the clean-outline gate they passed).
+    for shape, amount in (("triangle", 0.25), ("square", 0.3), ("circle", 0.1)):
+        for radius, degrees in ((0.1, 0), (0.14, 8), (0.19, -11)):
+            assert classify_shape(_blob_mask(_deformed(shape, radius, degrees, 0.0))) == shape, (shape, radius)
+            assert classify_shape(_blob_mask(_deformed(shape, radius, degrees, amount))) is None, (shape, radius)
 
 
 def test_distractors_are_distinct_and_hard_negatives_change_one_thing():
