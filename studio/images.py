@@ -1,9 +1,9 @@
 """Pixels into QImages, and thumbnails decoded off the GUI thread: the one place for both.
 
 `to_qimage` turns what the engine hands over (numpy previews, PIL images) into a QImage that owns
-its pixels; `load_thumbnail` decodes and shrinks an image file (or a clip's middle frame); `ThumbnailLoader` runs that on the
-background pool (studio.background) and hands each thumbnail to the GUI thread. The candidates
-strip, the queue and the history all use these.
+its pixels; `load_thumbnail` decodes and shrinks an image file (or a clip's middle frame);
+`ThumbnailLoader` runs that on the background pool (studio.background) and hands each thumbnail to
+the GUI thread. The candidates strip, the queue and the history all use these.
 """
 
 from __future__ import annotations

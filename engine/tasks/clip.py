@@ -45,6 +45,11 @@ class ClipModel:
     def label(self) -> str:
         return f"{self.spec.id} on {self.base.id}" if self.base else self.spec.id
 
+    @property
+    def spatial_model(self) -> ModelSpec:
+        """The model whose VAE and spatial UNet the clip runs on: the base under an adapter, else spec."""
+        return self.base or self.spec
+
 
 def run(request: ClipRequest, context: TaskContext) -> ClipResult:
     model = resolve_model(request, context.model_cache.registry)
@@ -73,7 +78,7 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
         width=request.width, height=request.height, steps=request.steps, guidance=request.guidance,
         seed=request.seed, image=image, strength=strength,
     )
-    preview = step_previewer(view, family, run_args, model.base or model.spec)
+    preview = step_previewer(view, family, run_args, model)
 
     context.check_cancelled()
     started = time.perf_counter()
@@ -88,18 +93,18 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
     if request.loop:
         frames = forward_and_back(frames)
     latents = families.latent_frames_first(latents, family) if latents is not None else None
-    recorded = replace(request, model=(model.base or model.spec).reference,
+    recorded = replace(request, model=model.spatial_model.reference,
                        motion_adapter=model.spec.reference if model.base else None, trust_pickle=False)
     files = write_clip(frames, latents, recorded, Path(request.output_dir), f"{_slug(request.prompt, 32)}-{request.seed}",
                        {"family": family.name, "model": model.label})
     return ClipResult(model=model.label, clip=files, seconds=seconds)
 
 
-def step_previewer(view, family, run_args, spec):
-    """The live step preview of a clip job on `view`; `spec` is the model whose VAE decodes it."""
+def step_previewer(view, family, run_args, model: ClipModel):
+    """The live step preview of a clip job of `model` on `view`, through its image model's latent fit."""
     unpack = (lambda latents: families.unpack_ltx_latents(view, latents, run_args)) if family.name == "ltx" else None
     return clip_frame_previewer(family.name, _latent_channels(view), frames_first=family.name == "svd",
-                                unpack=unpack, spec=spec)
+                                unpack=unpack, spec=model.spatial_model)
 
 
 # --- the model ----------------------------------------------------------------------------

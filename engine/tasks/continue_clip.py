@@ -59,8 +59,7 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
         ip_image=Image.fromarray(references[0]) if request.ip_adapter else None,
         reference_images=[Image.fromarray(r) for r in references] if family.name == "wan" and references else None,
     )
-    progress = diffusers_callback(context, shot.steps, clip_task.step_previewer(view, family, run_args,
-                                                                                model.base or model.spec))
+    progress = diffusers_callback(context, shot.steps, clip_task.step_previewer(view, family, run_args, model))
     if family.name == "animatediff":
         hold = continuation.Hold(view.scheduler, continuation.tail_latents(view, source, plan.overlap),
                                  plan.generated, shot.steps, shot.seed, view._execution_device, view.unet.dtype)
@@ -77,7 +76,7 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
     if request.correction:
         frames = identity.match_statistics(frames, identity.statistics(references or source.frames))
     latents = families.latent_frames_first(latents, family) if latents is not None else None
-    recorded = replace(shot, frames=len(frames), model=(model.base or model.spec).reference,
+    recorded = replace(shot, frames=len(frames), model=model.spatial_model.reference,
                        motion_adapter=model.spec.reference if model.base else None, trust_pickle=False)
     continues = {"clip": source.name, "from_frame": source.chosen, "overlap": plan.overlap,
                  "tail_latents": source.tail_latents is not None and family.name == "animatediff",

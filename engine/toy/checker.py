@@ -174,9 +174,8 @@ def _upsampled_outline(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return binary, max(contours, key=cv2.contourArea)
 
 
-def shape_features(mask: np.ndarray) -> tuple[float, float] | None:
-    """(area / min-area rectangle, area / min enclosing triangle) of the mask's largest contour."""
-    outline = _upsampled_outline(mask)
+def _features_of(outline: tuple[np.ndarray, np.ndarray] | None) -> tuple[float, float] | None:
+    """(area / min-area rectangle, area / min enclosing triangle) of an outline's convex hull."""
     if outline is None:
         return None
     # Toy shapes are convex: the hull's area ignores a ragged (noisy) edge.
@@ -214,15 +213,12 @@ def _ideal_shape(shape: str, area: float, centre: tuple[float, float], degrees: 
     return canvas
 
 
-def outline_quality(mask: np.ndarray, shape: str) -> tuple[float, float]:
-    """(solidity, IoU with the ideal `shape`) of the mask's outline: how cleanly it is that shape.
+def _quality_of(outline: tuple[np.ndarray, np.ndarray], shape: str) -> tuple[float, float]:
+    """(solidity, IoU with the ideal `shape`) of an outline: how cleanly it is that shape.
 
     Solidity is the outline's area over its convex hull's; the ideal shape has the outline's
     area and centroid and the rotation (3-degree steps) that overlaps it most.
     """
-    outline = _upsampled_outline(mask)
-    if outline is None:
-        return 0.0, 0.0
     binary, contour = outline
     area = float(cv2.contourArea(contour))
     solidity = area / max(float(cv2.contourArea(cv2.convexHull(contour))), 1e-6)
@@ -242,10 +238,32 @@ def is_clean_outline(quality: tuple[float, float], shape: str) -> bool:
     return quality[0] >= _MIN_SOLIDITY and quality[1] >= _MIN_IDEAL_IOU[shape]
 
 
+@dataclass(frozen=True)
+class ShapeReading:
+    """What a mask's outline shows: `shape` (None: too small, or a blob), the prototype it is
+    nearest to (`nearest`), the features that chose it and the outline's (solidity, ideal IoU)."""
+
+    shape: str | None
+    nearest: str | None
+    features: tuple[float, float] | None
+    quality: tuple[float, float] | None
+
+
+def read_shape(mask: np.ndarray, gate: bool = True) -> ShapeReading:
+    """The mask's shape, named by the hull prototypes and, with `gate`, only if its outline is clean."""
+    outline = _upsampled_outline(mask)
+    features = _features_of(outline)
+    nearest = _nearest_shape(features)
+    if nearest is None:
+        return ShapeReading(None, None, features, None)
+    quality = _quality_of(outline, nearest)
+    clean = not gate or is_clean_outline(quality, nearest)
+    return ShapeReading(nearest if clean else None, nearest, features, quality)
+
+
 def classify_shape(mask: np.ndarray) -> str | None:
     """"circle", "square" or "triangle" for a binary mask of one object; None if too small or a blob."""
-    named = _nearest_shape(shape_features(mask))
-    return named if named is not None and is_clean_outline(outline_quality(mask, named), named) else None
+    return read_shape(mask).shape
 
 
 def _nearest_shape(features: tuple[float, float] | None) -> str | None:
@@ -354,17 +372,14 @@ def check(image: np.ndarray, scene: Scene | str) -> CheckResult:
             info["centroid"] = (round(cx, 3), round(cy, 3))
             info["position"] = nearest_position(cx, cy)
         colour_position.append(bool(found and info.get("position") == obj.position))
-        features = shape_features(mask) if found else None
-        detected = _nearest_shape(features)
-        if detected is not None:
-            quality = outline_quality(mask, detected)
-            info["outline"] = {"solidity": round(quality[0], 3), "ideal_iou": round(quality[1], 3)}
-            if not occluded and not is_clean_outline(quality, detected):
-                info["named_blob"] = detected  # shaped most like this, but not cleanly
-                detected = None
-        info["shape"] = detected
-        info["shape_features"] = None if features is None else tuple(round(f, 3) for f in features)
-        shapes.append(detected == obj.shape)
+        reading = read_shape(mask, gate=not occluded) if found else ShapeReading(None, None, None, None)
+        if reading.quality is not None:
+            info["outline"] = {"solidity": round(reading.quality[0], 3), "ideal_iou": round(reading.quality[1], 3)}
+        if reading.nearest is not None and reading.shape is None:
+            info["named_blob"] = reading.nearest  # shaped most like this, but not cleanly
+        info["shape"] = reading.shape
+        info["shape_features"] = None if reading.features is None else tuple(round(f, 3) for f in reading.features)
+        shapes.append(reading.shape == obj.shape)
         if not two and obj.size is not None:
             equivalent = math.sqrt(area / _AREA_FACTOR[obj.shape]) / size
             info["radius"] = round(equivalent, 4)

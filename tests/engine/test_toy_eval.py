@@ -145,6 +145,17 @@ def test_shape_check_refuses_blobs_a_person_would_not_name():
             assert classify_shape(_blob_mask(_deformed(shape, radius, degrees, amount))) is None, (shape, radius)
 
 
+def test_a_shape_partly_hidden_by_the_other_object_still_counts():
+    # The blue square drawn over the yellow triangle's tip: the triangle's visible outline is no
+    # clean triangle (IoU 0.74), but a person names it, and so does the checker.
+    triangle = S.SceneObject("triangle", "yellow", "at the bottom", dy=-0.021, scale=1.10, angle=-7.2)
+    square = S.SceneObject("square", "blue", "in the center", dy=0.032, scale=1.05, angle=9.9)
+    scene = S.Scene((triangle, square), "gray")
+    result = check(S.render(scene), scene)
+    assert result.details["objects"][0]["outline"]["ideal_iou"] < 0.8
+    assert result.shape == (True, True)
+
+
 def test_distractors_are_distinct_and_hard_negatives_change_one_thing():
     rng = np.random.default_rng(16)
     for scene in _scenes(50, seed=17):
