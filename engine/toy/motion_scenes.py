@@ -105,18 +105,18 @@ def still_caption(text: str) -> str:
     return S.caption(parse_motion_caption(text).scene)
 
 
-def sample_motion(rng: np.random.Generator) -> tuple[str | None, float]:
-    if rng.random() < P_STILL:
+def sample_motion(rng: np.random.Generator, p_still: float = P_STILL) -> tuple[str | None, float]:
+    if rng.random() < p_still:
         return None, 0.0
     motion = str(rng.choice(list(MOTIONS)))
     low, high = SCALE_RANGE if motion in ("growing", "shrinking") else SPEED_RANGE
     return motion, float(rng.uniform(low, high))
 
 
-def sample_clip(rng: np.random.Generator, p_two: float = 0.3) -> MotionClip:
-    """A random moving scene (toy-scenes' variations, a motion drawn per object)."""
+def sample_clip(rng: np.random.Generator, p_two: float = 0.3, p_still: float = P_STILL) -> MotionClip:
+    """A random moving scene (toy-scenes' variations, a motion drawn per object, none with `p_still`)."""
     scene = S.sample_scene(rng, p_two)
-    drawn = [sample_motion(rng) for _ in scene.objects]
+    drawn = [sample_motion(rng, p_still) for _ in scene.objects]
     return MotionClip(scene, tuple(m for m, _ in drawn), tuple(r for _, r in drawn))
 
 
@@ -147,9 +147,9 @@ def render_clip(clip: MotionClip | str, frames: int = DEFAULT_FRAMES, size: int 
 
 
 def render_clips(rng: np.random.Generator, count: int, frames: int = DEFAULT_FRAMES, size: int = 64,
-                 p_two: float = 0.3):
+                 p_two: float = 0.3, p_still: float = P_STILL):
     """`count` random clips: (N x frames x size x size x 3 uint8, captions, clips)."""
-    clips = [sample_clip(rng, p_two) for _ in range(count)]
+    clips = [sample_clip(rng, p_two, p_still) for _ in range(count)]
     return np.stack([render_clip(c, frames, size) for c in clips]), [motion_caption(c) for c in clips], clips
 
 

@@ -101,3 +101,14 @@ def test_rendering_is_deterministic():
     a = M.render_clips(np.random.default_rng(5), 3)[0]
     b = M.render_clips(np.random.default_rng(5), 3)[0]
     assert np.array_equal(a, b)
+
+
+def test_still_share_sets_how_many_objects_have_no_motion_phrase():
+    rng = np.random.default_rng(3)
+    _, captions, clips = M.render_clips(rng, 8, p_two=0.5, p_still=1.0)
+    assert all(m is None for clip in clips for m in clip.motions)
+    assert not any(phrase in text for text in captions for phrase in M.MOTIONS)
+    clips = [M.sample_clip(rng, p_two=0.0, p_still=0.0) for _ in range(40)]
+    assert all(clip.motions[0] for clip in clips)
+    share = np.mean([clip.motions[0] is None for clip in (M.sample_clip(rng, p_two=0.0, p_still=0.5) for _ in range(400))])
+    assert 0.4 < share < 0.6

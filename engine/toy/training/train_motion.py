@@ -23,7 +23,8 @@ Two more ways in, both measured in engine/toy/README.md: `--cross-lr` also tunes
 cross-attention's text projections, and `--direct-lr` gives every motion module the prompt itself
 (engine.models.motion_text). `--high-noise-share` trains that share of each batch at t 900-999,
 the only place where the motion must come from the words; `--init-from` starts a stage from another
-run's weights.
+run's weights. `--still-share` and `--two-share` set a stage's data mix (objects without a motion
+phrase, clips with two objects).
 
 `--device cuda` trains on a GPU where one is lent (bf16 autocast; give it a larger `--batch`): the
 clips and the noise are still drawn on the CPU and the checkpoint is saved from it, so such a run
@@ -281,7 +282,8 @@ def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count:
 def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int | None, threads: int,
           more_threads_at: float | None = None, batch: int = 4, lr: float = 1e-3, text_lr: float = 5e-3,
           gap_every: int = 400, gap_clips: int = 16, motion_weight: float = 3.0, cross_lr: float = 0.0,
-          direct_lr: float = 0.0, init_from: Path | None = None, high_noise_share: float = 0.0, device: str = "cpu"):
+          direct_lr: float = 0.0, init_from: Path | None = None, high_noise_share: float = 0.0, device: str = "cpu",
+          still_share: float = M.P_STILL, two_share: float = 0.3):
     from diffusers import DDPMScheduler
 
     stage = Stage(out, "motion", budget_s, every_s)
@@ -367,7 +369,7 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
             more_threads_at = None
             log(out, f"motion: up to {threads + 1} threads from now")
         tick = time.time()
-        videos, captions, _ = M.render_clips(rng, batch, FRAMES)
+        videos, captions, _ = M.render_clips(rng, batch, FRAMES, p_two=two_share, p_still=still_share)
         z = encode_clips(vae, videos, gen)
         captions = ["" if r < 0.1 else c for r, c in zip(torch.rand(batch, generator=gen).tolist(), captions)]
         # timesteps leaning to high noise, where a clip's layout (and so its motion) is decided
@@ -480,6 +482,9 @@ def main(argv=None):
                         help="share of clips trained at t in 900..999, where only the words say how things move")
     parser.add_argument("--device", default="cpu",
                         help="cpu (the recipe), or cuda where a GPU is lent: same steps, bf16 autocast, a larger --batch")
+    parser.add_argument("--still-share", type=float, default=M.P_STILL,
+                        help="share of objects drawn without a motion phrase (still)")
+    parser.add_argument("--two-share", type=float, default=0.3, help="share of clips with two objects")
     parser.add_argument("--motion-weight", type=float, default=3.0,
                         help="extra weight of the error that varies over a clip's frames (0: plain v loss)")
     args = parser.parse_args(argv)
@@ -498,7 +503,8 @@ def main(argv=None):
     train(out, args.minutes * 60, args.seed, args.checkpoint_minutes * 60, args.max_steps, args.threads, at,
           args.batch, args.lr, args.text_lr, args.gap_every, motion_weight=args.motion_weight, cross_lr=args.cross_lr,
           direct_lr=args.direct_lr, init_from=Path(args.init_from) if args.init_from else None,
-          high_noise_share=args.high_noise_share, device=args.device)
+          high_noise_share=args.high_noise_share, device=args.device,
+          still_share=args.still_share, two_share=args.two_share)
     log(out, f"finished in {(time.time() - t0) / 60:.1f} min this session")
 
 
