@@ -1,8 +1,15 @@
-"""Cheap step previews: a linear latent -> RGB map per model family, no VAE decode."""
+"""Cheap step previews: a latent -> RGB map per model family, no VAE decode.
+
+The published SD/SDXL fits are linear in the latent channels. A model that ships its own fit
+(latent_rgb.json) may fit a polynomial of the channels instead ("degree" 2 or 3): the bundled toy
+VAE mixes colour non-linearly, and its linear fit read a blue square as green and a red circle on
+white as white."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +35,35 @@ FAMILY_LATENT_RGB["animatediff"] = FAMILY_LATENT_RGB["sd1"]
 FAMILY_LATENT_RGB["svd"] = FAMILY_LATENT_RGB["sd1"]
 
 
+def latent_features(vectors: np.ndarray, degree: int = 1) -> np.ndarray:
+    """(N, C) latent vectors -> (N, K) fit features: every monomial of the channels of degree 1 to
+    `degree` (degree 1: the channels themselves), in itertools' combinations order. The fit
+    (engine.toy.training.export) and the previewer share this order."""
+    if degree < 1:
+        raise ValueError(f"latent preview degree must be at least 1, not {degree}")
+    columns = [vectors]
+    for power in range(2, degree + 1):
+        for combo in itertools.combinations_with_replacement(range(vectors.shape[1]), power):
+            columns.append(np.prod(vectors[:, list(combo)], axis=1, keepdims=True))
+    return np.concatenate(columns, axis=1)
+
+
+def feature_count(channels: int, degree: int) -> int:
+    return math.comb(channels + degree, degree) - 1
+
+
 class LatentPreviewer:
     """Maps a (1, C, H, W) latent to a small HxWx3 uint8 image."""
 
-    def __init__(self, factors, bias, signed: bool):
+    def __init__(self, factors, bias, signed: bool, degree: int = 1):
         self.factors = np.asarray(factors, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
         self.signed = signed
+        self.degree = degree
+        self.channels = next((c for c in range(1, len(self.factors) + 1)
+                              if feature_count(c, degree) == len(self.factors)), None)
+        if self.channels is None:
+            raise ValueError(f"{len(self.factors)} factor rows fit no channel count at degree {degree}")
 
     @classmethod
     def for_model(cls, family: str, model_folder: str | Path | None = None) -> "LatentPreviewer | None":
@@ -43,7 +72,7 @@ class LatentPreviewer:
             fitted = Path(model_folder) / "latent_rgb.json"
             if fitted.is_file():
                 data = json.loads(fitted.read_text(encoding="utf-8"))
-                return cls(data["factors"], data["bias"], signed=False)
+                return cls(data["factors"], data["bias"], signed=False, degree=data.get("degree", 1))
         entry = FAMILY_LATENT_RGB.get(family)
         if entry is None:
             return None
@@ -66,9 +95,11 @@ class LatentPreviewer:
 
     def __call__(self, latents) -> np.ndarray | None:
         array = latents[0].detach().float().cpu().numpy()  # C, H, W
-        if array.shape[0] != self.factors.shape[0]:
+        channels, height, width = array.shape
+        if channels != self.channels:
             return None
-        rgb = np.einsum("chw,cd->hwd", array, self.factors) + self.bias
+        vectors = latent_features(array.reshape(channels, -1).T, self.degree)
+        rgb = (vectors @ self.factors + self.bias).reshape(height, width, 3)
         if self.signed:
             rgb = (rgb + 1.0) / 2.0
         return (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)

@@ -97,4 +97,7 @@ MUTATIONS: tuple[Mutation, ...] = (
              ("tests/engine/test_continue.py", "tests/engine/test_continue_wan.py", "-k", "ltx or tail_and_nothing")),
     Mutation("redo remakes the shots before K", "engine/clips/chain.py",
              "kept=clips[: shot_number - 1])", "kept=None)", ("tests/engine/test_chain.py", "-k", "redo")),
+    Mutation("a model's preview fit read as linear whatever its degree", "engine/preview.py",
+             'degree=data.get("degree", 1))', "degree=1)",
+             ("tests/engine/test_preview.py", "-k", "bundled")),
 )

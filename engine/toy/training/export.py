@@ -1,6 +1,9 @@
 """Export the trained toy-scenes models from training checkpoints into resources/models.
 
     python -m engine.toy.training.export --run runs/toy [--dest resources/models] [--grid docs/toy-scenes-grid.png] [--check]
+    python -m engine.toy.training.export --refit-preview resources/models/toy-scenes
+
+(--refit-preview rewrites a shipped model's latent_rgb.json from its own VAE, no run needed.)
 
 Works from whatever checkpoints exist (a finished run or one still in progress): the UNet and
 text encoder come from their EMA weights. Folders are written beside the destination and then
@@ -22,13 +25,17 @@ apply_thread_policy()  # before torch loads
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine.atomic import plain_file_mode
+from engine.atomic import plain_file_mode, write_text_atomic
+from engine.preview import latent_features
 from engine.toy import scenes as S
 from engine.toy.training import train as T
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 4.0
 DEFAULT_SCHEDULER = "dpm++_2m"
+# On the toy VAE (held-out scenes) a linear preview fit leaves rmse 0.20 and names 41% of single
+# objects' colours right from their mean; degree 2: 0.13 and 61%; degree 3: 0.12 and 77%.
+PREVIEW_DEGREE = 3
 
 
 def _swap_in(tmp: Path, dest: Path):
@@ -49,8 +56,9 @@ def _swap_in(tmp: Path, dest: Path):
 
 
 @torch.no_grad()
-def fit_latent_rgb(vae, count: int = 400, seed: int = 123) -> dict:
-    """Least-squares map from a (scaled) latent vector to the RGB in [0, 1] of its 4x4 pixel patch."""
+def fit_latent_rgb(vae, count: int = 400, seed: int = 123, degree: int = PREVIEW_DEGREE) -> dict:
+    """Least-squares map from a polynomial of a (scaled) latent vector (engine.preview.latent_features)
+    to the RGB in [0, 1] of its 4x4 pixel patch."""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -60,10 +68,19 @@ def fit_latent_rgb(vae, count: int = 400, seed: int = 123) -> dict:
     small = np.stack([cv2.resize(im, (h, h), interpolation=cv2.INTER_AREA) for im in images]).astype(np.float32) / 255
     x = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).numpy()
     y = small.reshape(-1, 3)
-    design = np.concatenate([x, np.ones((len(x), 1), np.float32)], axis=1)
+    design = np.concatenate([latent_features(x, degree), np.ones((len(x), 1), np.float32)], axis=1)
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     residual = float(np.sqrt(np.mean((design @ coef - y) ** 2)))
-    return {"factors": coef[:-1].round(5).tolist(), "bias": coef[-1].round(5).tolist(), "rmse": round(residual, 4)}
+    return {"degree": degree, "factors": coef[:-1].round(5).tolist(), "bias": coef[-1].round(5).tolist(),
+            "rmse": round(residual, 4)}
+
+
+def refit_preview(model_folder: Path) -> dict:
+    from diffusers import AutoencoderKL
+
+    fit = fit_latent_rgb(AutoencoderKL.from_pretrained(model_folder / "vae").eval())
+    write_text_atomic(model_folder / "latent_rgb.json", json.dumps(fit))
+    return fit
 
 
 def build_pipeline(run: Path, use_ema: bool = True):
@@ -251,8 +268,14 @@ def main(argv=None):
     parser.add_argument("--grid", default=None, help="write a sample grid PNG here")
     parser.add_argument("--check", action="store_true", help="quick accuracy self-check")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--refit-preview", default=None, metavar="MODEL_FOLDER",
+                        help="only rewrite this model folder's latent_rgb.json from its VAE")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.refit_preview:
+        fit = refit_preview(Path(args.refit_preview))
+        print(f"latent_rgb.json: degree {fit['degree']} fit, rmse {fit['rmse']}")
+        return
     run, dest = Path(args.run), Path(args.dest)
     if not args.skip_export:
         dest.mkdir(parents=True, exist_ok=True)
