@@ -53,12 +53,13 @@ def test_family_fits_stay_linear_and_read_as_before():
 @pytest.mark.skipif(not TOY.is_dir(), reason="toy-scenes is not bundled")
 def test_the_bundled_toy_fit_names_single_objects_colours():
     """Encode ground-truth scenes with the toy VAE and read each object's mean preview colour: the
-    shipped degree-3 fit names 72% of these 60 right (background off by 15 levels, median), a degree-2
-fit 60% (18), the linear fit it replaced 42% (44)."""
+    shipped degree-3 fit names 72% of these 60 right (background off by 15 levels, median), a
+    degree-2 fit 60% (18), the linear fit it replaced 42% (44)."""
     import cv2
     from diffusers import AutoencoderKL
 
     from engine.toy import scenes as S
+    from engine.toy.training.train import to_tensor
 
     assert json.loads((TOY / "latent_rgb.json").read_text(encoding="utf-8"))["degree"] == 3
     previewer = LatentPreviewer.for_model("sd1", TOY)
@@ -67,8 +68,7 @@ fit 60% (18), the linear fit it replaced 42% (44)."""
     scenes = [S.sample_scene(rng, p_two=0.0) for _ in range(60)]
     images = np.stack([S.render(scene, 64) for scene in scenes])
     with torch.no_grad():
-        pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
-        latents = vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
+        latents = vae.encode(to_tensor(images)).latent_dist.mean * vae.config.scaling_factor
     named, background_errors = 0, []
     for scene, image, latent in zip(scenes, images, latents):
         preview = previewer(latent[None]).astype(np.float32)
