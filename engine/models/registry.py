@@ -53,6 +53,7 @@ _MANIFEST_FIELDS = {
     "default_guidance": ((int, float), "a number"), "default_scheduler": ((str,), "a scheduler name"),
     "base": ((str,), "the id or folder of an SD 1.x model"), "default_frames": ((int,), "a whole number of frames"),
     "default_fps": ((int,), "a whole number of frames per second"),
+    "still_word": ((str,), "a word"),
 }
 
 
@@ -131,6 +132,7 @@ def spec_from_folder(folder: Path, source: str, model_id: str | None = None) -> 
         draws=str(manifest.get("draws", "")),
         example_prompt=str(manifest.get("example_prompt", "")),
         base=manifest.get("base", ""),
+        still_word=manifest.get("still_word", ""),
     )
     for key, name in (("default_steps", "default_steps"), ("default_guidance", "default_guidance"),
                       ("default_scheduler", "default_scheduler"), ("default_frames", "default_frames"),

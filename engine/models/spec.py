@@ -43,6 +43,9 @@ class ModelSpec:
     base: str = ""  # a motion adapter's image model (its manifest's "base"), or "" when it needs one given
     default_frames: int = 16  # clip models: frames and frames per second when a request leaves them out
     default_fps: int = 8
+    # A motion model trained to read a word for an object its prompt gives no motion (the bundled
+    # toy-scenes-motion: "still"); the clip tasks write it in (engine.toy.motion_scenes.mark_still).
+    still_word: str = ""
 
     @classmethod
     def unusable(cls, model_id: str, source: str, location: str, problem: str) -> "ModelSpec":

@@ -74,9 +74,9 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
     # Wan VACE keeps an image as its first frame and runs every step (no strength)
     steps = _denoising_steps(request, family, image is not None and not families.is_vace(view))
     run_args = families.Run(
-        prompt=request.prompt, negative_prompt=request.negative_prompt, frames=request.frames, fps=request.fps,
-        width=request.width, height=request.height, steps=request.steps, guidance=request.guidance,
-        seed=request.seed, image=image, strength=strength,
+        prompt=model_prompt(model.spec, request.prompt), negative_prompt=request.negative_prompt,
+        frames=request.frames, fps=request.fps, width=request.width, height=request.height, steps=request.steps,
+        guidance=request.guidance, seed=request.seed, image=image, strength=strength,
     )
     preview = step_previewer(view, family, run_args, model)
 
@@ -98,6 +98,15 @@ def run(request: ClipRequest, context: TaskContext) -> ClipResult:
     files = write_clip(frames, latents, recorded, Path(request.output_dir), f"{_slug(request.prompt, 32)}-{request.seed}",
                        {"family": family.name, "model": model.label})
     return ClipResult(model=model.label, clip=files, seconds=seconds)
+
+
+def model_prompt(spec: ModelSpec, prompt: str) -> str:
+    """The prompt as `spec` was trained to read it; the request and the clip's record keep the user's."""
+    if not spec.still_word:
+        return prompt
+    from engine.toy.motion_scenes import mark_still  # only a model trained with a still word needs it
+
+    return mark_still(prompt, spec.still_word)
 
 
 def step_previewer(view, family, run_args, model: ClipModel):

@@ -51,8 +51,9 @@ def run(request: ContinueRequest, context: TaskContext) -> ClipResult:
     last = Image.fromarray(source.frames[-1])
     view = loader.derive_clip_pipeline(pipe, family.name, "img2clip" if family.name == "svd" else "txt2clip")
     run_args = families.Run(
-        prompt=shot.prompt, negative_prompt=shot.negative_prompt, frames=plan.generated, fps=shot.fps,
-        width=width, height=height, steps=shot.steps, guidance=shot.guidance, seed=shot.seed,
+        prompt=clip_task.model_prompt(model.spec, shot.prompt), negative_prompt=shot.negative_prompt,
+        frames=plan.generated, fps=shot.fps, width=width, height=height, steps=shot.steps, guidance=shot.guidance,
+        seed=shot.seed,
         image=last if family.name == "svd" else None,
         condition_video=([Image.fromarray(f) for f in source.frames[-plan.overlap:]]
                          if family.name in ("ltx", "wan") else None),

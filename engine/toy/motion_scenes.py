@@ -48,6 +48,7 @@ SCALE_RANGE = (0.06, 0.09)  # radius change per frame (fraction) for growing/shr
 CANONICAL_SPEED = 1.6
 CANONICAL_SCALE_RATE = 0.075
 P_STILL = 0.2  # an object without a motion phrase
+STILL_WORD = "still"  # what a model trained with --still-word reads for it (mark_still)
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,32 @@ class MotionClip:
     rates: tuple[float, ...]
 
 
-def motion_caption(clip: MotionClip) -> str:
-    """The caption: toy-scenes' with each object's motion phrase after its position."""
+def motion_caption(clip: MotionClip, still_word: str = "") -> str:
+    """The caption: toy-scenes' with each object's motion phrase after its position, and with
+    `still_word` there for an object without one (the model's form of the caption, mark_still)."""
     text = S.caption(clip.scene)
     # the position phrases of the objects, in order; each motion phrase follows its object's
     parts = text.split(" and ") if len(clip.scene.objects) == 2 else [text]
     out = []
     for part, obj, motion in zip(parts, clip.scene.objects, clip.motions):
-        if motion:
-            part = part.replace(obj.position, f"{obj.position} {motion}", 1)
+        if motion or still_word:
+            part = part.replace(obj.position, f"{obj.position} {motion or still_word}", 1)
         out.append(part)
     return " and ".join(out)
+
+
+def mark_still(text: str, still_word: str) -> str:
+    """`text` as a model trained with `still_word` reads it: the word after the position of each
+    object the caption gives no motion. The grammar says nothing for a still object, and a model
+    that learns "no motion words" as "still" must learn it from an absence, which the seventh and
+    eighth sessions' runs did not (engine/toy/README.md); a word of its own can be learnt like the
+    motion words. Text outside the grammar, or no word, is left as it is."""
+    if not still_word:
+        return text
+    try:
+        return motion_caption(parse_motion_caption(text), still_word)
+    except ValueError:
+        return text
 
 
 _MOTION_RE = re.compile(r" (" + "|".join(re.escape(m) for m in MOTIONS) + r")(?= and | on a )")

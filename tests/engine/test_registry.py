@@ -174,7 +174,7 @@ def test_a_damaged_model_folder_is_listed_unavailable_and_hides_no_other(kit, tm
 
 
 @pytest.mark.parametrize("manifest", [{"native_size": "big"}, {"native_size": [64]}, {"default_steps": "many"},
-                                      {"default_guidance": True}, {"family": 3}, []])
+                                      {"default_guidance": True}, {"family": 3}, {"still_word": ["still"]}, []])
 def test_a_manifest_with_wrong_types_is_named(kit, tmp_path, manifest):
     copy = tmp_path / "odd"
     shutil.copytree(kit / "sd1", copy)

@@ -2,7 +2,9 @@
 recipe end to end (train, resume, export, load, make a clip) on a few steps."""
 
 import json
+import shutil
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +118,59 @@ def test_train_resume_export_load(tmp_path):
     pipe = models.clip_pipeline(spec, ModelRegistry().resolve("toy-scenes"))
     assert pipe.tokenizer.model_max_length == TM.MAX_TOKENS  # the adapter's own text side, with motion words
     assert len(pipe.tokenizer) > len(models.pipeline(ModelRegistry().resolve("toy-scenes")).tokenizer)
+
+
+def test_a_still_word_stage_grows_a_run_without_it_and_the_clip_task_writes_the_word(tmp_path):
+    import torch
+
+    from engine.api import ClipRequest, ContinueRequest
+    from engine.clips.files import read_frames
+    from engine.jobs import JobContext
+    from engine.models.cache import ModelCache
+    from engine.models.registry import ModelRegistry
+    from engine.tasks import run_task
+    from engine.toy.training import export_motion as X
+    from engine.toy.training import train_motion as TM
+
+    plain = TM.train(tmp_path / "plain", 600, 0, 600, max_steps=1, threads=1, batch=1, gap_every=0, gap_clips=2)
+    marked = TM.train(tmp_path / "marked", 600, 1, 600, max_steps=2, threads=1, batch=2, gap_every=0, gap_clips=2,
+                      init_from=tmp_path / "plain" / "motion" / "ckpt.pt", still_share=1.0, still_word="still")
+    tokenizer = TM.motion_tokenizer(TM.base_folder(), tmp_path / "marked" / "tokenizer")
+    still_id = tokenizer.convert_tokens_to_ids("still")
+    assert tokenizer.tokenize("on the left still on") == ["on</w>", "the</w>", "left</w>", "still", "on</w>"]
+    assert marked["token_rows"].shape[0] == plain["token_rows"].shape[0] + 1 == still_id + 1
+    old_vocab = plain["old_vocab"]
+    assert torch.equal(marked["token_rows"][:old_vocab], plain["token_rows"][:old_vocab])  # the scorer's words
+    fresh = plain["token_rows"][:old_vocab - 2].mean(0)  # where a new word starts
+    assert not torch.allclose(marked["token_rows"][still_id], fresh)  # every object was still: the word trained
+
+    dest = tmp_path / "models" / "marked"
+    assert X.export(tmp_path / "marked", dest)["still_word"] == "still"
+    assert ModelRegistry().resolve(str(dest)).still_word == "still"
+    unmarked = tmp_path / "models" / "unmarked"  # the same weights, a manifest without the word
+    shutil.copytree(dest, unmarked)
+    manifest = json.loads((unmarked / "latent-studio.json").read_text())
+    del manifest["still_word"]
+    (unmarked / "latent-studio.json").write_text(json.dumps(manifest))
+
+    models = ModelCache(ModelRegistry())
+    context = JobContext(0, model_cache=models)
+    still = "a red circle on the left on a black background"
+    marked_still = "a red circle on the left still on a black background"
+
+    def clip(folder, text):
+        out = tmp_path / "clips" / f"{folder.name}-{len(text)}"
+        return run_task(ClipRequest(prompt=text, output_dir=str(out), model=str(folder), seed=3, frames=4, steps=2),
+                        context).clip
+
+    def continued(source, text):
+        out = tmp_path / "next" / f"{Path(source.path).parent.name}-{len(text)}"
+        return read_frames(run_task(ContinueRequest(clip=source.sidecar, prompt=text, output_dir=str(out), seed=4,
+                                                    steps=2, correction=False), context).clip.master)
+
+    by_word, written = clip(dest, still), clip(unmarked, marked_still)
+    assert np.array_equal(read_frames(by_word.master), read_frames(written.master))
+    assert not np.array_equal(read_frames(by_word.master), read_frames(clip(unmarked, still).master))  # the word did it
+    assert json.loads(Path(by_word.sidecar).read_text())["request"]["prompt"] == still  # the record keeps the user's
+    assert np.array_equal(continued(by_word, still), continued(written, marked_still))  # continue writes it too
+    assert not np.array_equal(continued(by_word, still), continued(written, still))

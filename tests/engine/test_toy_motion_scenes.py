@@ -43,6 +43,24 @@ def test_motion_phrase_follows_its_object():
     assert clip.motions == ("growing", None)
 
 
+def test_still_word_marks_each_object_without_a_motion_phrase_and_nothing_else():
+    assert M.mark_still("A red circle on the left on a black background.", "still") == (
+        "a red circle on the left still on a black background")
+    assert M.mark_still("a blue circle on the left moving up and a yellow square on the right on a black background",
+                        "still") == ("a blue circle on the left moving up and a yellow square on the right still "
+                                     "on a black background")
+    moving = "a large blue square in the center growing on a white background"
+    assert M.mark_still(moving, "still") == moving
+    assert M.mark_still("a cat on a sofa", "still") == "a cat on a sofa"  # outside the grammar: as given
+    still = "a red circle on the left on a black background"
+    assert M.mark_still(still, "") == still  # a model without the word reads prompts as given
+    rng = np.random.default_rng(5)
+    for _ in range(300):  # the prompt the clip task writes is the caption training wrote for that clip
+        clip = M.sample_clip(rng, p_two=0.5, p_still=0.5)
+        assert M.mark_still(M.motion_caption(clip), "still") == M.motion_caption(clip, "still")
+        assert M.motion_caption(clip, "still").count(" still ") == clip.motions.count(None)
+
+
 @pytest.mark.parametrize("text", [
     "a red circle moving to the left on the left on a black background",  # motion before the position
     "a red circle on the left moving sideways on a black background",

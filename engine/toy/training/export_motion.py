@@ -9,7 +9,8 @@ Writes an AnimateDiff motion adapter folder that names its base (the bundled toy
     text_encoder/, tokenizer/                           the toy text side with the motion words
     cross_attention.safetensors                         the tuned text projections (runs with --cross-lr)
     motion_text.safetensors                             the prompt read by each motion module (--direct-lr)
-    latent-studio.json                                  id, family animatediff, base toy-scenes, defaults
+    latent-studio.json                                  id, family animatediff, base toy-scenes, defaults,
+                                                        and the still word (runs with --still-word)
 
 Works from whatever checkpoint exists (a run still going or cut short). The folder is written
 beside the destination and swapped in, so a failed export never leaves half a model.
@@ -74,6 +75,8 @@ def manifest(state: dict) -> dict:
                        "left, right, up or down, growing or shrinking, as the prompt says. 64x64, 8 frames. "
                        f"Prompt like '{M.EXAMPLE_CAPTION}'.",
         "draws": M.what_it_draws(), "example_prompt": M.EXAMPLE_CAPTION,
+        # trained with --still-word: the clip task writes it into prompts as training did (mark_still)
+        **({"still_word": state["still_word"]} if state.get("still_word") else {}),
         "training": {"steps": int(state["step"]) + int(init.get("steps", 0)), "v_mse": state.get("loss"),
                      "finished": bool(state.get("done")),
                      "minutes": round(float(state.get("elapsed", 0.0)) / 60 + float(init.get("minutes", 0.0)), 1),

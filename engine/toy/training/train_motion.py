@@ -24,7 +24,11 @@ cross-attention's text projections, and `--direct-lr` gives every motion module 
 (engine.models.motion_text). `--high-noise-share` trains that share of each batch at t 900-999,
 the only place where the motion must come from the words; `--init-from` starts a stage from another
 run's weights. `--still-share` and `--two-share` set a stage's data mix (objects without a motion
-phrase, clips with two objects).
+phrase, clips with two objects). `--still-word still` adds one more word to the text side and
+writes it after each still object's position (engine.toy.motion_scenes.mark_still): the exported
+manifest names it, and the clip task writes it into prompts the same way, so "no motion phrase"
+reaches the model as a word to learn rather than as an absence. A stage with it may start from
+one without it (`--init-from`): the new word's row starts at the mean word embedding.
 
 `--device cuda` trains on a GPU where one is lent (bf16 autocast; give it a larger `--batch`): the
 clips and the noise are still drawn on the CPU and the checkpoint is saved from it, so such a run
@@ -72,9 +76,10 @@ def base_folder() -> Path:
 
 # ----------------------------------------------------------------------------- text side
 
-def motion_tokenizer(base: Path, folder: Path):
-    """The toy tokenizer with the motion words as whole-word tokens and room for 28 tokens;
-    written once into `folder`, then loaded from there (so the exported one is the trained one)."""
+def motion_tokenizer(base: Path, folder: Path, still_word: str = ""):
+    """The toy tokenizer with the motion words (and `still_word`, if given) as whole-word tokens
+    and room for 28 tokens; written once into `folder`, then loaded from there (so the exported
+    one is the trained one)."""
     from transformers import AddedToken, CLIPTokenizer
 
     folder = Path(folder)
@@ -82,11 +87,12 @@ def motion_tokenizer(base: Path, folder: Path):
         return CLIPTokenizer.from_pretrained(folder)
     tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer")
     # single_word: "to" must not match inside "bottom", nor "up" inside another word
-    tokenizer.add_tokens([AddedToken(w, single_word=True, lstrip=False, rstrip=False) for w in M.MOTION_WORDS])
+    words = list(M.MOTION_WORDS) + ([still_word] if still_word else [])
+    tokenizer.add_tokens([AddedToken(w, single_word=True, lstrip=False, rstrip=False) for w in words])
     tokenizer.model_max_length = MAX_TOKENS
     tokenizer.save_pretrained(folder)
     tokenizer = CLIPTokenizer.from_pretrained(folder)
-    for word in M.VOCABULARY:
+    for word in M.VOCABULARY + words:
         assert len(tokenizer.tokenize(word)) == 1, (word, tokenizer.tokenize(word))
     return tokenizer
 
@@ -248,7 +254,7 @@ def wrong_motion(clip: M.MotionClip) -> M.MotionClip:
 
 @torch.no_grad()
 def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count: int = 16,
-                    timesteps=(300, 600, 900, 990)) -> dict:
+                    timesteps=(300, 600, 900, 990), still_word: str = "") -> dict:
     """Loss with the right motion words against the opposite ones, same clips, noise and timesteps.
 
     A model that ignores motion words scores the same on both (ratio 1.0); the ratio of the
@@ -262,8 +268,8 @@ def motion_word_gap(model, text, tokenizer, vae, sched, seed: int = 1234, count:
             clips.append(c)
     videos = np.stack([M.render_clip(c) for c in clips])
     z = encode_clips(vae, videos, gen)
-    right = [M.motion_caption(c) for c in clips]
-    wrong = [M.motion_caption(wrong_motion(c)) for c in clips]
+    right = [M.motion_caption(c, still_word) for c in clips]
+    wrong = [M.motion_caption(wrong_motion(c), still_word) for c in clips]
     out = {}
     for tv in timesteps:
         noise = _randn(z.shape, gen, z.device)
@@ -283,14 +289,14 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
           more_threads_at: float | None = None, batch: int = 4, lr: float = 1e-3, text_lr: float = 5e-3,
           gap_every: int = 400, gap_clips: int = 16, motion_weight: float = 3.0, cross_lr: float = 0.0,
           direct_lr: float = 0.0, init_from: Path | None = None, high_noise_share: float = 0.0, device: str = "cpu",
-          still_share: float = M.P_STILL, two_share: float = 0.3):
+          still_share: float = M.P_STILL, two_share: float = 0.3, still_word: str = ""):
     from diffusers import DDPMScheduler
 
     stage = Stage(out, "motion", budget_s, every_s)
     if stage.done and stage.over() and (max_steps is None or stage.state["step"] >= max_steps):
         return stage.state  # finished: nothing to do
     base = base_folder()
-    tokenizer = motion_tokenizer(base, out / "tokenizer")
+    tokenizer = motion_tokenizer(base, out / "tokenizer", still_word)
     text, old_vocab, old_positions = motion_text_encoder(base, len(tokenizer))
     rows = new_rows(text, old_vocab, old_positions)
     vae, unet = load_base(base)
@@ -351,12 +357,12 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
             text_projections=text_projection_state(model) if projections else {},
             token_rows=emb.token_embedding.weight.detach().clone(),
             position_rows=emb.position_embedding.weight.detach().clone(),
-            old_vocab=old_vocab, old_positions=old_positions,
+            old_vocab=old_vocab, old_positions=old_positions, still_word=still_word,
             rng=json.dumps(rng.bit_generator.state), gen=gen.get_state(), loss=running, gaps=json.dumps(gaps)))
 
     def measure_gap():
         with _swapped(model, ema):
-            gap = motion_word_gap(model, text, tokenizer, vae, sched, count=gap_clips)
+            gap = motion_word_gap(model, text, tokenizer, vae, sched, count=gap_clips, still_word=still_word)
         gaps.append({"step": step, **gap})
         log(out, f"motion step {step} right vs wrong motion word (EMA): " +
             ", ".join(f"t={k} {v['right']:.4f}/{v['wrong']:.4f} ({v['ratio']:.3f}x)" for k, v in gap.items()))
@@ -369,7 +375,8 @@ def train(out: Path, budget_s: float, seed: int, every_s: float, max_steps: int 
             more_threads_at = None
             log(out, f"motion: up to {threads + 1} threads from now")
         tick = time.time()
-        videos, captions, _ = M.render_clips(rng, batch, FRAMES, p_two=two_share, p_still=still_share)
+        videos, _, clips = M.render_clips(rng, batch, FRAMES, p_two=two_share, p_still=still_share)
+        captions = [M.motion_caption(c, still_word) for c in clips]
         z = encode_clips(vae, videos, gen)
         captions = ["" if r < 0.1 else c for r, c in zip(torch.rand(batch, generator=gen).tolist(), captions)]
         # timesteps leaning to high noise, where a clip's layout (and so its motion) is decided
@@ -450,8 +457,11 @@ def _start_from(model, text, ckpt: Path) -> dict:
     if unexpected:
         raise ValueError(f"{ckpt} does not fit this model ({unexpected[0]})")
     model.load_state_dict(state.get("text_projections", {}), strict=False)
-    with torch.no_grad():
-        text.embeddings.token_embedding.weight.copy_(state["token_rows"])
+    rows = state["token_rows"]
+    if rows.shape[0] > text.embeddings.token_embedding.weight.shape[0]:
+        raise ValueError(f"{ckpt} knows words this run's tokenizer lacks (give the same --still-word)")
+    with torch.no_grad():  # a run that adds a word (--still-word) keeps that word's fresh row
+        text.embeddings.token_embedding.weight[:rows.shape[0]] = rows
         text.embeddings.position_embedding.weight.copy_(state["position_rows"])
     before = state.get("init") or {}
     return {"from": str(ckpt), "steps": int(state["step"]) + int(before.get("steps", 0)),
@@ -485,6 +495,8 @@ def main(argv=None):
     parser.add_argument("--still-share", type=float, default=M.P_STILL,
                         help="share of objects drawn without a motion phrase (still)")
     parser.add_argument("--two-share", type=float, default=0.3, help="share of clips with two objects")
+    parser.add_argument("--still-word", default="",
+                        help=f"a word of its own for an object without a motion phrase (the recipe: {M.STILL_WORD})")
     parser.add_argument("--motion-weight", type=float, default=3.0,
                         help="extra weight of the error that varies over a clip's frames (0: plain v loss)")
     args = parser.parse_args(argv)
@@ -504,7 +516,7 @@ def main(argv=None):
           args.batch, args.lr, args.text_lr, args.gap_every, motion_weight=args.motion_weight, cross_lr=args.cross_lr,
           direct_lr=args.direct_lr, init_from=Path(args.init_from) if args.init_from else None,
           high_noise_share=args.high_noise_share, device=args.device,
-          still_share=args.still_share, two_share=args.two_share)
+          still_share=args.still_share, two_share=args.two_share, still_word=args.still_word)
     log(out, f"finished in {(time.time() - t0) / 60:.1f} min this session")
 
 
